@@ -1,0 +1,45 @@
+"""DynamoDB stream: classify new messages, match brand replies, alert on negative ones.
+
+Records fail one by one (ReportBatchItemFailures); every step is idempotent, so a
+batch delivered twice changes nothing the second time.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from replywatch.models import MessageRecord
+from replywatch.runtime import Runtime, Settings
+
+logger = Logger()
+tracer = Tracer()
+copy_config_to_registered_loggers(source_logger=logger, include={"replywatch"})
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+runtime = Runtime(Settings.from_env())
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
+        return  # updates are the pipeline's own writes
+    image = record.dynamodb.new_image
+    try:
+        message = MessageRecord.model_validate({k: v for k, v in image.items() if k in MessageRecord.model_fields})
+    except ValidationError:
+        # A malformed item can never succeed: log it by key and drop it rather than block the shard.
+        logger.error("unreadable message item", extra={"pk": image.get("pk")})
+        return
+    runtime.processor.on_new_message(message, datetime.now(UTC))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

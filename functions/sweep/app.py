@@ -1,0 +1,26 @@
+"""Scheduled every minute: flag open messages whose due time has passed, and alert."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from replywatch.runtime import Runtime, Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"replywatch"})
+runtime = Runtime(Settings.from_env())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = runtime.sweeper.sweep(datetime.now(UTC))
+    metrics.add_metric(name="MessagesOverdue", unit=MetricUnit.Count, value=len(report.flagged))
+    return {"flagged": report.flagged, "failed": report.failed}

@@ -1,0 +1,177 @@
+"""Alerts: what they say (pure) and how they are sent (clients injected).
+
+Each alert goes to each recipient and channel at most once: the right to send
+is claimed with a conditional write first, and given back only when sending
+fails, so a redelivered stream batch or a second sweep sends nothing again.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from replywatch.models import AlertKind, Brand, Channel, MessageRecord, Recipient, SlaPolicy
+
+logger = logging.getLogger(__name__)
+
+SMS_LIMIT = 160
+ALERT_MARKER_RETENTION = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    subject: str
+    text: str
+    html: str
+    sms: str
+
+
+class Notifier(Protocol):
+    def send_email(self, to: str, content: AlertContent) -> None: ...
+
+    def send_sms(self, phone: str, text: str) -> None: ...
+
+
+class AlertClaims(Protocol):
+    def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool: ...
+
+    def release_alert(self, message_key: str, slot: str) -> None: ...
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+_HEADLINES = {
+    AlertKind.OVERDUE: "No reply yet, past the SLA",
+    AlertKind.NEGATIVE: "Negative message",
+}
+
+
+def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPolicy, now: datetime) -> AlertContent:
+    age = duration((now - message.created_at).total_seconds())
+    sla = duration(policy.first_response_seconds)
+    headline = _HEADLINES[kind]
+    where = f"{message.kind.value} on {message.platform}"
+    subject = f"[ReplyWatch] {brand.name}: {headline.lower()} — {where} from {message.author_handle}"
+    facts = [
+        ("Brand", brand.name),
+        ("From", message.author_handle),
+        ("Where", where),
+        ("Age", age),
+        ("SLA", sla),
+        ("Sentiment", message.sentiment.value if message.sentiment else "unknown"),
+    ]
+    link = message.permalink or ""
+    text = "\n".join(
+        [f"{headline}.", "", *(f"{label}: {value}" for label, value in facts), "", "Message:", message.text, "",
+         f"Open it: {link}" if link else "", "", "-- ReplyWatch"]
+    )
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
+    )
+    link_html = (
+        f"<p><a href=\"{html.escape(link, quote=True)}\">Open the message</a></p>" if link else ""
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<h2>{html.escape(headline)}</h2><table>{rows}</table>"
+        f"<blockquote>{html.escape(message.text)}</blockquote>{link_html}"
+        "<p style='color:#666'>ReplyWatch</p></body></html>"
+    )
+    sms = _fit_sms(f"ReplyWatch {brand.name}: {headline.lower()}, {message.platform} {message.author_handle}, "
+                   f"{age} old (SLA {sla})", link)
+    return AlertContent(subject=subject, text=text, html=body, sms=sms)
+
+
+def _fit_sms(summary: str, link: str) -> str:
+    full = f"{summary} {link}".strip()
+    if len(full) <= SMS_LIMIT:
+        return full
+    return summary[: SMS_LIMIT - 1] + "…" if len(summary) > SMS_LIMIT else summary
+
+
+def deliver(
+    kind: AlertKind,
+    message: MessageRecord,
+    brand: Brand,
+    policy: SlaPolicy,
+    recipients: list[Recipient],
+    *,
+    claims: AlertClaims,
+    notifier: Notifier,
+    now: datetime,
+    level: int = 0,
+) -> int:
+    """Send an alert to every recipient who wants this kind; returns how many were sent now."""
+    content = render(kind, message, brand, policy, now)
+    sent = 0
+    failures: list[Exception] = []
+    for recipient in recipients:
+        if kind.value not in recipient.alert_kinds:
+            continue
+        for channel in sorted(recipient.channels):
+            slot = f"{kind.value}#{level}#{recipient.recipient_id}#{channel.value}"
+            if not claims.claim_alert(message.key, slot, now=now, expires_at=now + ALERT_MARKER_RETENTION):
+                continue
+            try:
+                if channel is Channel.EMAIL and recipient.email:
+                    notifier.send_email(recipient.email, content)
+                elif channel is Channel.SMS and recipient.phone:
+                    notifier.send_sms(recipient.phone, content.sms)
+            except Exception as error:  # give the claim back so a retry sends it
+                claims.release_alert(message.key, slot)
+                logger.warning(
+                    "alert not sent",
+                    extra={"message_key": message.key, "recipient_id": recipient.recipient_id,
+                           "channel": channel.value, "error": type(error).__name__},
+                )
+                failures.append(error)
+                continue
+            sent += 1
+            logger.info("alert sent", extra={"message_key": message.key, "kind": kind.value,
+                                             "recipient_id": recipient.recipient_id, "channel": channel.value})
+    if failures:
+        raise failures[0]
+    return sent
+
+
+class AwsNotifier:
+    """SES (v2) email and SNS SMS."""
+
+    def __init__(self, ses: Any, sns: Any, sender: str) -> None:
+        self._ses = ses
+        self._sns = sns
+        self._sender = sender
+
+    def send_email(self, to: str, content: AlertContent) -> None:
+        self._ses.send_email(
+            FromEmailAddress=self._sender,
+            Destination={"ToAddresses": [to]},
+            Content={"Simple": {
+                "Subject": {"Data": content.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": content.text, "Charset": "UTF-8"},
+                         "Html": {"Data": content.html, "Charset": "UTF-8"}},
+            }},
+        )
+
+    def send_sms(self, phone: str, text: str) -> None:
+        self._sns.publish(
+            PhoneNumber=phone,
+            Message=text,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )

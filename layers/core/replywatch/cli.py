@@ -1,0 +1,123 @@
+"""`replywatch`: set up brands, sources and alert recipients in a deployed stack.
+
+    replywatch --stack replywatch add-brand acme "Acme Mobile" --sla-minutes 60
+    replywatch --stack replywatch add-source acme mastodon-main mastodon https://mastodon.social < token.txt
+    replywatch --stack replywatch add-recipient acme lead "Care lead" --email lead@acme.example --phone +15550100001
+    replywatch --stack replywatch list
+
+Tokens are read from standard input and stored in AWS Secrets Manager under
+``replywatch/<brand>/<source>``; only the secret's name is kept in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import boto3
+from pydantic import ValidationError
+
+from replywatch.connectors import REGISTRY
+from replywatch.models import Brand, Recipient, SlaPolicy, Source
+from replywatch.store import StateStore
+
+SECRET_PREFIX = "replywatch/"
+
+
+def secret_name(brand_id: str, source_id: str) -> str:
+    return f"{SECRET_PREFIX}{brand_id}/{source_id}"
+
+
+def store_token(secrets: Any, name: str, token: str) -> None:
+    """Create the secret, or add a new version when it exists."""
+    try:
+        secrets.create_secret(Name=name, SecretString=token, Description="ReplyWatch source token")
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=name, SecretString=token)
+
+
+def state_table_of_stack(cloudformation: Any, stack: str) -> str:
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == "StateTableName":
+            return str(output["OutputValue"])
+    raise SystemExit(f"stack {stack!r} has no StateTableName output")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replywatch", description="Configure a ReplyWatch stack.")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="CloudFormation stack name (its StateTableName output is used)")
+    where.add_argument("--state-table", help="The state table's name")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    brand = commands.add_parser("add-brand", help="create or update a brand")
+    brand.add_argument("brand_id")
+    brand.add_argument("name")
+    brand.add_argument("--sla-minutes", type=int, help="first-response target; default: the stack's")
+
+    source = commands.add_parser("add-source", help="connect an account; the token is read from stdin")
+    source.add_argument("brand_id")
+    source.add_argument("source_id")
+    source.add_argument("platform", choices=sorted(REGISTRY))
+    source.add_argument("base_url", help="the platform's API base URL, e.g. the Mastodon instance")
+    source.add_argument("--disabled", action="store_true")
+
+    recipient = commands.add_parser("add-recipient", help="who gets alerts, by email and/or SMS")
+    recipient.add_argument("brand_id")
+    recipient.add_argument("recipient_id")
+    recipient.add_argument("name")
+    recipient.add_argument("--email")
+    recipient.add_argument("--phone", help="E.164, e.g. +15550100001")
+    recipient.add_argument("--kinds", default="overdue,negative", help="comma-separated alert kinds")
+
+    commands.add_parser("list", help="brands, sources (with health) and recipients")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    session = boto3.session.Session()
+    table = args.state_table or state_table_of_stack(session.client("cloudformation"), args.stack)
+    state = StateStore(session.client("dynamodb"), table)
+    try:
+        if args.command == "add-brand":
+            sla = SlaPolicy(first_response_seconds=args.sla_minutes * 60) if args.sla_minutes else None
+            state.put_brand(Brand(brand_id=args.brand_id, name=args.name, sla=sla))
+        elif args.command == "add-source":
+            if state.get_brand(args.brand_id) is None:
+                raise SystemExit(f"no brand {args.brand_id!r}: add it first")
+            token = sys.stdin.read().strip()
+            if not token:
+                raise SystemExit("pipe the access token on standard input")
+            name = secret_name(args.brand_id, args.source_id)
+            source = Source(brand_id=args.brand_id, source_id=args.source_id, platform=args.platform,
+                            base_url=args.base_url, token_secret=name, enabled=not args.disabled)
+            store_token(session.client("secretsmanager"), name, token)
+            state.put_source(source)
+        elif args.command == "add-recipient":
+            kinds = frozenset(kind.strip() for kind in args.kinds.split(",") if kind.strip())
+            state.put_recipient(Recipient(brand_id=args.brand_id, recipient_id=args.recipient_id, name=args.name,
+                                          email=args.email, phone=args.phone, alert_kinds=kinds))
+        else:
+            listing: dict[str, Any] = {
+                "brands": [brand.model_dump(mode="json") for brand in state.list_brands()],
+                "sources": [source.model_dump(mode="json") | {"state": source_state.model_dump(mode="json")}
+                            for source, source_state in state.list_sources()],
+            }
+            listing["recipients"] = {
+                brand["brand_id"]: [r.model_dump(mode="json", exclude={"phone"}) | {"sms": bool(r.phone)}
+                                    for r in state.list_recipients(brand["brand_id"])]
+                for brand in listing["brands"]
+            }
+            print(json.dumps(listing, indent=2))
+    except ValidationError as error:
+        print(f"invalid input: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Platform connectors: one module each, one registry line each."""
+
+from __future__ import annotations
+
+from replywatch.connectors.base import (
+    AuthFailed,
+    Connector,
+    ConnectorError,
+    Page,
+    PollContext,
+    RateLimited,
+)
+from replywatch.connectors.mastodon import MastodonConnector
+
+REGISTRY: dict[str, Connector] = {
+    MastodonConnector.platform: MastodonConnector(),
+}
+
+
+def connector_for(platform: str) -> Connector:
+    try:
+        return REGISTRY[platform]
+    except KeyError:
+        raise ConnectorError(f"no connector for platform {platform!r}") from None
+
+
+__all__ = [
+    "REGISTRY",
+    "AuthFailed",
+    "Connector",
+    "ConnectorError",
+    "Page",
+    "PollContext",
+    "RateLimited",
+    "connector_for",
+]

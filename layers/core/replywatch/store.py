@@ -1,0 +1,556 @@
+"""The only module that talks to DynamoDB.
+
+Two tables (see docs/table-design.md):
+
+* **messages** (with a stream): one item per (platform, platform id), plus
+  sparse indexes for the sweep (``due``), the work queue (``queue``),
+  negative messages (``flags``) and brand replies by parent (``replies``).
+* **state**: brands, sources with their cursors, recipients, pre-aggregated
+  statistics and alert markers.
+
+Every counter change is written in one transaction with a condition on the
+message item it accounts for, so a record delivered twice, a retried batch or
+two concurrent handlers can never count a message twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from replywatch.models import (
+    Brand,
+    Classification,
+    Message,
+    MessageRecord,
+    MessageStatus,
+    Recipient,
+    Sentiment,
+    Source,
+    SourceState,
+)
+from replywatch.ports import Conflict
+from replywatch.stats import Backlog, DayAggregate, bucket_of
+
+logger = logging.getLogger(__name__)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+DUE_INDEX = "due"
+QUEUE_INDEX = "queue"
+FLAGS_INDEX = "flags"
+REPLIES_INDEX = "replies"
+
+BRANDS_PK = "BRANDS"
+SOURCES_PK = "SOURCES"
+TOTALS_SK = "TOTALS"
+HISTOGRAM_PREFIX = "h_"
+
+_MESSAGE_FIELDS = frozenset(MessageRecord.model_fields)
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text that sorts like time (used for index sort keys)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    return {f":{key}": _serializer.serialize(value) for key, value in values.items()}
+
+
+def _cancelled_by_condition(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    messages: list[MessageRecord]
+    next_token: dict[str, Any] | None
+
+
+class MessageStore:
+    """Messages and the statistics that follow from them."""
+
+    def __init__(self, client: Any, messages_table: str, state_table: str) -> None:
+        self._client = client
+        self._messages = messages_table
+        self._state = state_table
+
+    # --- writing what the poller found -------------------------------------------------
+
+    def put_new(self, message: Message, *, ingested_at: datetime, expires_at: datetime) -> bool:
+        """Store a message once. Returns False (and changes nothing) when it is already there."""
+        item = message.model_dump(mode="json")
+        item.update(
+            pk=message.key,
+            created_at=iso(message.created_at),
+            parent_key=message.parent_key if message.from_brand else None,
+            ingested_at=iso(ingested_at),
+            expires_at=int(expires_at.timestamp()),
+        )
+        try:
+            self._client.put_item(
+                TableName=self._messages,
+                Item=_serialize(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if _cancelled_by_condition(error):
+                return False
+            raise
+        return True
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> MessageRecord | None:
+        response = self._client.get_item(
+            TableName=self._messages, Key={"pk": {"S": key}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._record(_deserialize(item)) if item else None
+
+    @staticmethod
+    def _record(item: Mapping[str, Any]) -> MessageRecord:
+        return MessageRecord.model_validate(
+            {key: _plain(value) for key, value in item.items() if key in _MESSAGE_FIELDS}
+        )
+
+    def replies_to(self, parent_key: str) -> list[tuple[str, datetime]]:
+        """Brand replies already stored for a message, earliest first."""
+        found = []
+        for item in self._query(REPLIES_INDEX, "parent_key", parent_key):
+            found.append((item["pk"], datetime.fromisoformat(item["created_at"])))
+        return sorted(found, key=lambda pair: pair[1])
+
+    def due_keys(self, brand: str, now: datetime) -> Iterator[str]:
+        """Open messages of a brand whose due time has come (the sparse ``due`` index)."""
+        for item in self._query(DUE_INDEX, "due_pk", brand, sort=("due_at", "<=", iso(now))):
+            yield item["pk"]
+
+    def queue(
+        self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None
+    ) -> QueuePage:
+        if status == "negative":
+            index, key_name, key = FLAGS_INDEX, "flag_pk", f"{brand}#negative"
+        else:
+            index, key_name, key = QUEUE_INDEX, "queue_pk", f"{brand}#{status}"
+        request: dict[str, Any] = {
+            "TableName": self._messages,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": _values(k=key),
+            "Limit": limit,
+            "ScanIndexForward": True,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self._client.query(**request)
+        return QueuePage(
+            messages=[self._record(_deserialize(item)) for item in response.get("Items", [])],
+            next_token=response.get("LastEvaluatedKey"),
+        )
+
+    def oldest_open_at(self, brand: str) -> datetime | None:
+        oldest = []
+        for status in (MessageStatus.OVERDUE, MessageStatus.OPEN):
+            response = self._client.query(
+                TableName=self._messages,
+                IndexName=QUEUE_INDEX,
+                KeyConditionExpression="queue_pk = :k",
+                ExpressionAttributeValues=_values(k=f"{brand}#{status.value}"),
+                Limit=1,
+                ScanIndexForward=True,
+            )
+            for item in response.get("Items", []):
+                oldest.append(datetime.fromisoformat(item["created_at"]["S"]))
+        return min(oldest) if oldest else None
+
+    def _query(
+        self, index: str, key_name: str, key: str, sort: tuple[str, str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        condition = "#k = :k"
+        names = {"#k": key_name}
+        values = _values(k=key)
+        if sort:
+            condition += f" AND #s {sort[1]} :s"
+            names["#s"] = sort[0]
+            values.update(_values(s=sort[2]))
+        request: dict[str, Any] = {
+            "TableName": self._messages,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                yield _deserialize(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # --- state changes, each exactly once ---------------------------------------------------
+
+    def count_inbound(
+        self, record: MessageRecord, *, due_at: datetime, classification: Classification
+    ) -> bool:
+        """Count a new customer message and put it on the queue. False: it was counted already."""
+        negative = classification.sentiment is Sentiment.NEGATIVE
+        day = self._day_update(record, received=1, negative=int(negative))
+        sets = [
+            "counted = :true", "due_at = :due", "sentiment = :sentiment", "sentiment_score = :score",
+        ]
+        values = _values(true=True, due=iso(due_at), sentiment=classification.sentiment.value,
+                         score=Decimal(str(classification.score)))
+        if negative:
+            sets.append("flag_pk = :flag")
+            values.update(_values(flag=f"{record.brand}#negative"))
+        open_sets = [*sets, "#status = :open", "due_pk = :brand", "queue_pk = :queue"]
+        open_values = values | _values(open=MessageStatus.OPEN.value, brand=record.brand,
+                                       queue=f"{record.brand}#{MessageStatus.OPEN.value}")
+        try:
+            self._transact([
+                self._message_update(
+                    record.key, "SET " + ", ".join(open_sets), open_values,
+                    "attribute_not_exists(counted) AND attribute_not_exists(first_response_at)",
+                    names={"#status": "status"},
+                ),
+                day,
+                self._totals_update(record.brand, open=1),
+            ])
+            return True
+        except Conflict:
+            pass
+        # Either counted already, or its reply was matched first: then count it as answered.
+        try:
+            self._transact([
+                self._message_update(record.key, "SET " + ", ".join(sets), values,
+                                     "attribute_not_exists(counted) AND attribute_exists(first_response_at)"),
+                day,
+            ])
+            return True
+        except Conflict:
+            return False
+
+    def record_first_response(
+        self,
+        record: MessageRecord,
+        *,
+        reply_key: str,
+        replied_at: datetime,
+        seconds: int,
+        within_sla: bool,
+        previous_within_sla: bool,
+    ) -> None:
+        """Set (or move earlier) a message's first response, with its statistics.
+
+        ``record`` is the item as just read; the write is conditioned on it being
+        unchanged, so a concurrent change raises :class:`Conflict` and the caller re-reads.
+        """
+        new_bucket = bucket_of(seconds)
+        names = {"#status": "status"}
+        values = _values(at=iso(replied_at), secs=seconds, by=reply_key)
+        if record.first_response_at is None:
+            old_status = record.status
+            if old_status is None:
+                status_condition = "attribute_not_exists(#status)"
+            else:
+                status_condition = "#status = :old_status"
+                values.update(_values(old_status=old_status.value))
+            values.update(_values(answered=MessageStatus.ANSWERED.value))
+            items = [
+                self._message_update(
+                    record.key,
+                    "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by, "
+                    "#status = :answered REMOVE due_pk, queue_pk",
+                    values,
+                    f"attribute_not_exists(first_response_at) AND {status_condition}",
+                    names=names,
+                ),
+                self._day_update(
+                    record, responded=1, response_seconds_sum=seconds, within_sla=int(within_sla),
+                    histogram={new_bucket: 1},
+                ),
+            ]
+            if old_status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
+                items.append(self._totals_update(
+                    record.brand, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0
+                ))
+            self._transact(items)
+            return
+        old_seconds = record.first_response_seconds or 0
+        old_within = int(previous_within_sla)
+        values.update(_values(old_at=iso(record.first_response_at)))
+        histogram = {new_bucket: 1}
+        old_bucket = bucket_of(old_seconds)
+        histogram[old_bucket] = histogram.get(old_bucket, 0) - 1
+        self._transact([
+            self._message_update(
+                record.key,
+                "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
+                values,
+                "first_response_at = :old_at",
+            ),
+            self._day_update(
+                record, response_seconds_sum=seconds - old_seconds,
+                within_sla=int(within_sla) - old_within, histogram=histogram,
+            ),
+        ])
+
+    def mark_overdue(self, record: MessageRecord, *, now: datetime) -> bool:
+        """Open → overdue, once. False when it was answered or flagged meanwhile."""
+        try:
+            self._transact([
+                self._message_update(
+                    record.key,
+                    "SET #status = :overdue, overdue_at = :now, queue_pk = :queue REMOVE due_pk",
+                    _values(overdue=MessageStatus.OVERDUE.value, now=iso(now), open=MessageStatus.OPEN.value,
+                            queue=f"{record.brand}#{MessageStatus.OVERDUE.value}"),
+                    "#status = :open AND attribute_not_exists(first_response_at)",
+                    names={"#status": "status"},
+                ),
+                self._day_update(record, overdue=1),
+                self._totals_update(record.brand, overdue=1),
+            ])
+        except Conflict:
+            return False
+        return True
+
+    # --- aggregates -------------------------------------------------------------------------
+
+    def day_aggregates(self, brand: str, first: date, last: date) -> list[DayAggregate]:
+        request: dict[str, Any] = {
+            "TableName": self._state,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": _values(
+                pk=f"BRAND#{brand}", first=f"DAY#{first.isoformat()}", last=f"DAY#{last.isoformat()}#~"
+            ),
+        }
+        days = []
+        while True:
+            response = self._client.query(**request)
+            for raw in response.get("Items", []):
+                item = _deserialize(raw)
+                _, day, channel = item["sk"].split("#", 2)
+                counters = {
+                    name: int(item.get(name, 0))
+                    for name in ("received", "responded", "response_seconds_sum", "within_sla", "negative", "overdue")
+                }
+                histogram = {
+                    name[len(HISTOGRAM_PREFIX):]: int(count)
+                    for name, count in item.items()
+                    if name.startswith(HISTOGRAM_PREFIX) and int(count)
+                }
+                days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram,
+                                         **counters))
+            if "LastEvaluatedKey" not in response:
+                return days
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def backlog(self, brand: str) -> Backlog:
+        response = self._client.get_item(
+            TableName=self._state, Key=_serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}), ConsistentRead=True
+        )
+        item = _deserialize(response.get("Item", {}))
+        return Backlog(
+            open=int(item.get("open", 0)),
+            overdue=int(item.get("overdue", 0)),
+            oldest_open_at=self.oldest_open_at(brand),
+        )
+
+    # --- building blocks --------------------------------------------------------------------
+
+    def _message_update(
+        self, key: str, expression: str, values: dict[str, Any], condition: str,
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._messages,
+            "Key": {"pk": {"S": key}},
+            "UpdateExpression": expression,
+            "ConditionExpression": f"attribute_exists(pk) AND {condition}",
+            "ExpressionAttributeValues": values,
+        }
+        used = {name: path for name, path in (names or {}).items() if name in expression or name in condition}
+        if used:
+            update["ExpressionAttributeNames"] = used
+        return {"Update": update}
+
+    def _day_update(self, record: MessageRecord, histogram: Mapping[str, int] | None = None,
+                    **counters: int) -> dict[str, Any]:
+        adds, names, values = [], {}, {}
+        for position, (name, amount) in enumerate(
+            [*counters.items(), *((HISTOGRAM_PREFIX + b, n) for b, n in (histogram or {}).items())]
+        ):
+            if amount == 0 and name.startswith(HISTOGRAM_PREFIX):
+                continue
+            names[f"#a{position}"] = name
+            values[f":a{position}"] = {"N": str(amount)}
+            adds.append(f"#a{position} :a{position}")
+        day = day_of(record.created_at).isoformat()
+        return {"Update": {
+            "TableName": self._state,
+            "Key": _serialize({"pk": f"BRAND#{record.brand}", "sk": f"DAY#{day}#{record.platform}"}),
+            "UpdateExpression": "ADD " + ", ".join(adds),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }}
+
+    def _totals_update(self, brand: str, **counters: int) -> dict[str, Any]:
+        present = {name: amount for name, amount in counters.items() if amount}
+        return {"Update": {
+            "TableName": self._state,
+            "Key": _serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}),
+            "UpdateExpression": "ADD " + ", ".join(f"#{name} :{name}" for name in present),
+            "ExpressionAttributeNames": {f"#{name}": name for name in present},
+            "ExpressionAttributeValues": {f":{name}": {"N": str(amount)} for name, amount in present.items()},
+        }}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _cancelled_by_condition(error):
+                raise Conflict() from error
+            raise
+
+
+class StateStore:
+    """Brands, sources, recipients and alert markers."""
+
+    def __init__(self, client: Any, state_table: str) -> None:
+        self._client = client
+        self._table = state_table
+
+    def put_brand(self, brand: Brand) -> None:
+        self._put({"pk": BRANDS_PK, "sk": brand.brand_id, **brand.model_dump(mode="json")})
+
+    def get_brand(self, brand_id: str) -> Brand | None:
+        item = self._get(BRANDS_PK, brand_id)
+        return Brand.model_validate(item) if item else None
+
+    def list_brands(self) -> list[Brand]:
+        return [Brand.model_validate(item) for item in self._query(BRANDS_PK)]
+
+    def put_source(self, source: Source) -> None:
+        """Create or reconfigure a source; its cursor and health are kept."""
+        config = source.model_dump(mode="json")
+        sets = ", ".join(f"#{name} = :{name}" for name in config)
+        self._client.update_item(
+            TableName=self._table,
+            Key=_serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
+            UpdateExpression=f"SET {sets}",
+            ExpressionAttributeNames={f"#{name}": name for name in config},
+            ExpressionAttributeValues=_values(**config),
+        )
+
+    def list_sources(self) -> list[tuple[Source, SourceState]]:
+        found = []
+        for item in self._query(SOURCES_PK):
+            source = Source.model_validate(item)
+            state = SourceState.model_validate(item.get("state") or {})
+            found.append((source, state))
+        return found
+
+    def save_source_state(self, source: Source, state: SourceState) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=_serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
+            UpdateExpression="SET #state = :state",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=_values(state=state.model_dump(mode="json", exclude_none=True)),
+        )
+
+    def put_recipient(self, recipient: Recipient) -> None:
+        item = recipient.model_dump(mode="json")
+        item["alert_kinds"] = sorted(recipient.alert_kinds)
+        self._put({"pk": f"BRAND#{recipient.brand_id}", "sk": f"RECIPIENT#{recipient.recipient_id}", **item})
+
+    def list_recipients(self, brand_id: str) -> list[Recipient]:
+        return [Recipient.model_validate(item) for item in self._query(f"BRAND#{brand_id}", "RECIPIENT#")]
+
+    def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool:
+        """Take the right to send one alert (``slot``: kind, level, recipient, channel).
+
+        False: it was taken, and the alert sent, before."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_serialize({"pk": f"ALERT#{message_key}", "sk": slot, "claimed_at": iso(now),
+                                 "expires_at": int(expires_at.timestamp())}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if _cancelled_by_condition(error):
+                return False
+            raise
+        return True
+
+    def release_alert(self, message_key: str, slot: str) -> None:
+        """Give the claim back when sending failed, so a retry can send it."""
+        self._client.delete_item(TableName=self._table, Key=_serialize({"pk": f"ALERT#{message_key}", "sk": slot}))
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self._client.put_item(TableName=self._table, Item=_serialize(item))
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=self._table, Key=_serialize({"pk": pk, "sk": sk}),
+                                         ConsistentRead=True)
+        item = response.get("Item")
+        return _plain_tree(_deserialize(item)) if item else None
+
+    def _query(self, pk: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values = _values(pk=pk, **({"prefix": prefix} if prefix else {}))
+        request: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
+                                   "ExpressionAttributeValues": values}
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                yield _plain_tree(_deserialize(item))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _plain_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain_tree(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain_tree(inner) for inner in value]
+    return _plain(value)

@@ -1,0 +1,53 @@
+"""The sweep: find open messages whose due time has come, alert, flag them overdue."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from replywatch import alerts
+from replywatch.models import AlertKind, MessageStatus, SlaPolicy
+from replywatch.ports import MessageRepository, StateRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    flagged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Sweeper:
+    messages: MessageRepository
+    state: StateRepository
+    notifier: alerts.Notifier
+    default_sla: SlaPolicy
+
+    def sweep(self, now: datetime) -> SweepReport:
+        """Alert first, then flag: a crash in between means the next sweep retries the
+        flag, and the alert claims stop a second alert."""
+        report = SweepReport()
+        for brand in self.state.list_brands():
+            recipients = None
+            for key in self.messages.due_keys(brand.brand_id, now):
+                record = self.messages.get(key)
+                if (record is None or record.status is not MessageStatus.OPEN or record.first_response_at
+                        or record.due_at is None or record.due_at > now):
+                    continue  # answered or flagged since the index was read
+                if recipients is None:
+                    recipients = self.state.list_recipients(brand.brand_id)
+                try:
+                    alerts.deliver(AlertKind.OVERDUE, record, brand, brand.policy(self.default_sla), recipients,
+                                   claims=self.state, notifier=self.notifier, now=now)
+                except Exception as error:
+                    logger.warning("overdue alert failed; will retry next sweep",
+                                   extra={"message_key": key, "error": type(error).__name__})
+                    report.failed.append(key)
+                    continue
+                if self.messages.mark_overdue(record, now=now):
+                    report.flagged.append(key)
+        logger.info("sweep done", extra={"flagged": len(report.flagged), "failed": len(report.failed)})
+        return report

@@ -1,0 +1,56 @@
+"""What the demo scenario must produce, computed from its definition alone (no product code)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from infra.local import scenario
+
+
+@dataclass(frozen=True)
+class Expected:
+    received: int
+    responded: int
+    response_seconds: list[int]
+    within_sla: int
+    negative: int
+    open: int
+    overdue: int
+    oldest_open_at: datetime
+    # (recipient id, channel, kind, author) for every alert that must be sent, once each
+    alerts: frozenset[tuple[str, str, str, str]]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.response_seconds) / len(self.response_seconds)
+
+    def nearest_rank(self, q: float) -> int:
+        ordered = sorted(self.response_seconds)
+        return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def expected(now: datetime, swept_at: datetime) -> Expected:
+    """``now``: the scenario's reference instant; ``swept_at``: when the sweep ran."""
+    mentions = scenario.MENTIONS
+    answered = [m for m in mentions if m.reply_after is not None]
+    unanswered = [m for m in mentions if m.reply_after is None]
+    overdue = [m for m in unanswered if scenario.posted_at(m, now) + scenario.SLA <= swept_at]
+    alerts = set()
+    for recipient_id, _name, email, phone, kinds in scenario.RECIPIENTS:
+        channels = [c for c, present in (("email", email), ("sms", phone)) if present]
+        for kind, group in (("negative", [m for m in mentions if m.negative]), ("overdue", overdue)):
+            if kind in kinds:
+                alerts.update((recipient_id, channel, kind, m.author) for m in group for channel in channels)
+    return Expected(
+        received=len(mentions),
+        responded=len(answered),
+        response_seconds=[int(m.reply_after.total_seconds()) for m in answered if m.reply_after],
+        within_sla=sum(1 for m in answered if m.reply_after and m.reply_after <= scenario.SLA),
+        negative=sum(1 for m in mentions if m.negative),
+        open=len(unanswered),
+        overdue=len(overdue),
+        oldest_open_at=min(scenario.posted_at(m, now) for m in unanswered),
+        alerts=frozenset(alerts),
+    )

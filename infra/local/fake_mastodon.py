@@ -40,21 +40,40 @@ class Timeline:
 
 
 def account(account_id: str, acct: str, base_url: str) -> dict[str, Any]:
-    return {"id": account_id, "username": acct, "acct": acct, "display_name": acct.title(),
-            "url": f"{base_url}/@{acct}"}
+    return {
+        "id": account_id,
+        "username": acct,
+        "acct": acct,
+        "display_name": acct.title(),
+        "url": f"{base_url}/@{acct}",
+    }
 
 
-def status(status_id: str, author: dict[str, Any], text: str, created: datetime, *, base_url: str,
-           in_reply_to: dict[str, Any] | None = None, direct: bool = False) -> dict[str, Any]:
+def status(
+    status_id: str,
+    author: dict[str, Any],
+    text: str,
+    created: datetime,
+    *,
+    base_url: str,
+    in_reply_to: dict[str, Any] | None = None,
+    direct: bool = False,
+) -> dict[str, Any]:
     from html import escape
 
     return {
-        "id": status_id, "created_at": _ts(created), "content": f"<p>{escape(text)}</p>",
-        "visibility": "direct" if direct else "public", "account": author,
-        "url": f"{base_url}/@{author['acct']}/{status_id}", "uri": f"{base_url}/users/{author['acct']}/{status_id}",
+        "id": status_id,
+        "created_at": _ts(created),
+        "content": f"<p>{escape(text)}</p>",
+        "visibility": "direct" if direct else "public",
+        "account": author,
+        "url": f"{base_url}/@{author['acct']}/{status_id}",
+        "uri": f"{base_url}/users/{author['acct']}/{status_id}",
         "in_reply_to_id": in_reply_to["id"] if in_reply_to else None,
         "in_reply_to_account_id": in_reply_to["account"]["id"] if in_reply_to else None,
-        "mentions": [], "spoiler_text": "", "sensitive": False,
+        "mentions": [],
+        "spoiler_text": "",
+        "sensitive": False,
     }
 
 
@@ -74,48 +93,72 @@ def build_timeline(now: datetime, base_url: str) -> Timeline:
     for sequence, (moment, kind, index) in enumerate(events, start=1):
         status_id = str(_ID_BASE + sequence * 1000)
         if kind == "announcement":
-            timeline.brand_statuses.append(status(status_id, brand, "Our new plans are live!", moment,
-                                                  base_url=base_url))
+            timeline.brand_statuses.append(
+                status(status_id, brand, "Our new plans are live!", moment, base_url=base_url)
+            )
         elif kind == "mention":
             mention = scenario.MENTIONS[index]
             author = account(str(2000 + index), mention.author, base_url)
-            statuses[index] = status(status_id, author, mention.text, moment, base_url=base_url,
-                                     direct=mention.direct)
-            timeline.notifications.append({"id": str(_ID_BASE + sequence * 1000 + 1), "type": "mention",
-                                           "created_at": _ts(moment), "account": author,
-                                           "status": statuses[index]})
+            statuses[index] = status(status_id, author, mention.text, moment, base_url=base_url, direct=mention.direct)
+            timeline.notifications.append(
+                {
+                    "id": str(_ID_BASE + sequence * 1000 + 1),
+                    "type": "mention",
+                    "created_at": _ts(moment),
+                    "account": author,
+                    "status": statuses[index],
+                }
+            )
             # Someone also favourited the post: a notification ReplyWatch must filter out.
-            timeline.notifications.append({"id": str(_ID_BASE + sequence * 1000 + 2), "type": "favourite",
-                                           "created_at": _ts(moment), "account": author,
-                                           "status": statuses[index]})
+            timeline.notifications.append(
+                {
+                    "id": str(_ID_BASE + sequence * 1000 + 2),
+                    "type": "favourite",
+                    "created_at": _ts(moment),
+                    "account": author,
+                    "status": statuses[index],
+                }
+            )
         else:
             parent = statuses[index]
-            reply = status(status_id, brand, f"@{parent['account']['acct']} thanks, we're on it.", moment,
-                           base_url=base_url, in_reply_to=parent, direct=parent["visibility"] == "direct")
+            reply = status(
+                status_id,
+                brand,
+                f"@{parent['account']['acct']} thanks, we're on it.",
+                moment,
+                base_url=base_url,
+                in_reply_to=parent,
+                direct=parent["visibility"] == "direct",
+            )
             timeline.brand_statuses.append(reply)
     return timeline
 
 
 def page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Mastodon's paging over id-sorted items; the result is newest first."""
+
     def number(name: str) -> int | None:
         values = query.get(name)
         return int(values[0]) if values and values[0].isdigit() else None
 
     limit = min(MAX_LIMIT, number("limit") or DEFAULT_LIMIT)
     max_id, since_id, min_id = number("max_id"), number("since_id"), number("min_id")
-    chosen = [item for item in items
-              if (max_id is None or int(item["id"]) < max_id)
-              and (since_id is None or int(item["id"]) > since_id)
-              and (min_id is None or int(item["id"]) > min_id)]
+    chosen = [
+        item
+        for item in items
+        if (max_id is None or int(item["id"]) < max_id)
+        and (since_id is None or int(item["id"]) > since_id)
+        and (min_id is None or int(item["id"]) > min_id)
+    ]
     if min_id is not None:  # the items immediately newer than min_id
         return list(reversed(chosen[:limit]))
     return list(reversed(chosen))[:limit]
 
 
 class FakeMastodon:
-    def __init__(self, now: datetime | None = None, token: str = scenario.TOKEN, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, now: datetime | None = None, token: str = scenario.TOKEN, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.now = now or datetime.now(UTC)
         self.token = token
         self.requests: list[str] = []
@@ -164,13 +207,16 @@ class FakeMastodon:
 
             def _send_page(self, path: str, items: list[dict[str, Any]], query: dict[str, list[str]]) -> None:
                 links = []
-                keep = [(k, v) for k, values in query.items() if k not in ("max_id", "min_id", "since_id")
-                        for v in values]
+                keep = [
+                    (k, v) for k, values in query.items() if k not in ("max_id", "min_id", "since_id") for v in values
+                ]
                 if items:
                     older = urlencode([*keep, ("max_id", items[-1]["id"])])
                     newer = urlencode([*keep, ("min_id", items[0]["id"])])
-                    links = [f'<{fake.base_url}{path}?{older}>; rel="next"',
-                             f'<{fake.base_url}{path}?{newer}>; rel="prev"']
+                    links = [
+                        f'<{fake.base_url}{path}?{older}>; rel="next"',
+                        f'<{fake.base_url}{path}?{newer}>; rel="prev"',
+                    ]
                 self._send(200, items, {"Link": ", ".join(links)} if links else {})
 
             def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -179,9 +225,12 @@ class FakeMastodon:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 reset = datetime.now(UTC) + timedelta(minutes=5)
-                for name, value in {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299",
-                                    "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                                    **(headers or {})}.items():
+                for name, value in {
+                    "X-RateLimit-Limit": "300",
+                    "X-RateLimit-Remaining": "299",
+                    "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    **(headers or {}),
+                }.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)

@@ -16,7 +16,7 @@ BRAND_ACCOUNT_ID = "1001"
 SLA = timedelta(hours=1)
 SOURCE_ID = "mastodon-main"
 SECRET_NAME = "replywatch/acme/mastodon-main"
-TOKEN = "demo-token-not-a-secret"  # noqa: S105 - the fake server's token
+TOKEN = "demo-token-not-a-secret"
 
 H, M = timedelta(hours=1), timedelta(minutes=1)
 
@@ -33,12 +33,22 @@ class Mention:
 
 MENTIONS: tuple[Mention, ...] = (
     Mention("maria", "Hi @acme, does the new plan include roaming in Canada?", 5 * H + 50 * M, 20 * M, False),
-    Mention("tom", "@acme my order is still missing after two weeks. This is unacceptable!", 5 * H + 10 * M,
-            2 * H + 10 * M, True),
+    Mention(
+        "tom",
+        "@acme my order is still missing after two weeks. This is unacceptable!",
+        5 * H + 10 * M,
+        2 * H + 10 * M,
+        True,
+    ),
     Mention("li", "@acme where can I find the invoice for last month?", 4 * H + 30 * M, None, False),
     Mention("sam", "@acme thanks for the quick fix yesterday, great support!", 4 * H, 45 * M, False),
-    Mention("noor", "@acme your app keeps crashing and nobody answers. Worst service ever <script>x()</script>",
-            3 * H + 20 * M, None, True),
+    Mention(
+        "noor",
+        "@acme your app keeps crashing and nobody answers. Worst service ever <script>x()</script>",
+        3 * H + 20 * M,
+        None,
+        True,
+    ),
     Mention("ken", "@acme can I change the delivery address on an open order?", 2 * H + 45 * M, 5 * M, False),
     Mention("ada", "@acme is the store on Main Street open on Sunday?", 2 * H, 1 * H + 30 * M, False),
     Mention("raj", "@acme how do I add a second line to my account?", 1 * H + 30 * M, None, False),

@@ -18,8 +18,14 @@ def rest_event(path: str, query: str = "", method: str = "GET") -> dict[str, Any
         "multiValueQueryStringParameters": params or None,
         "pathParameters": None,
         "stageVariables": None,
-        "requestContext": {"requestId": "r-1", "stage": "v1", "httpMethod": method, "path": f"/v1{path}",
-                           "identity": {"sourceIp": "127.0.0.1"}, "resourcePath": path},
+        "requestContext": {
+            "requestId": "r-1",
+            "stage": "v1",
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "resourcePath": path,
+        },
         "body": None,
         "isBase64Encoded": False,
     }

@@ -54,3 +54,16 @@ def expected(now: datetime, swept_at: datetime) -> Expected:
         oldest_open_at=min(scenario.posted_at(m, now) for m in unanswered),
         alerts=frozenset(alerts),
     )
+
+
+def alert_keys(emails: list[tuple[str, str]], sms: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+    """(recipient id, channel, kind, author) of each sent alert, from (to, subject) and (phone, text)."""
+    by_email = {email: rid for rid, _n, email, _p, _k in scenario.RECIPIENTS if email}
+    by_phone = {phone: rid for rid, _n, _e, phone, _k in scenario.RECIPIENTS if phone}
+
+    def kind(text: str) -> str:
+        return "overdue" if "past the sla" in text.lower() else "negative"
+
+    found = [(by_email[to], "email", kind(subject), subject.rsplit("@", 1)[1]) for to, subject in emails]
+    found += [(by_phone[phone], "sms", kind(text), text.split(" @", 1)[1].split(",", 1)[0]) for phone, text in sms]
+    return found

@@ -67,7 +67,7 @@ def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPol
     sla = duration(policy.first_response_seconds)
     headline = _HEADLINES[kind]
     where = f"{message.kind.value} on {message.platform}"
-    subject = f"[ReplyWatch] {brand.name}: {headline.lower()} — {where} from {message.author_handle}"
+    subject = f"[ReplyWatch] {brand.name}: {headline} — {where} from {message.author_handle}"
     facts = [
         ("Brand", brand.name),
         ("From", message.author_handle),
@@ -78,23 +78,32 @@ def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPol
     ]
     link = message.permalink or ""
     text = "\n".join(
-        [f"{headline}.", "", *(f"{label}: {value}" for label, value in facts), "", "Message:", message.text, "",
-         f"Open it: {link}" if link else "", "", "-- ReplyWatch"]
+        [
+            f"{headline}.",
+            "",
+            *(f"{label}: {value}" for label, value in facts),
+            "",
+            "Message:",
+            message.text,
+            "",
+            f"Open it: {link}" if link else "",
+            "",
+            "-- ReplyWatch",
+        ]
     )
     rows = "".join(
         f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
     )
-    link_html = (
-        f"<p><a href=\"{html.escape(link, quote=True)}\">Open the message</a></p>" if link else ""
-    )
+    link_html = f'<p><a href="{html.escape(link, quote=True)}">Open the message</a></p>' if link else ""
     body = (
         "<!doctype html><html><body>"
         f"<h2>{html.escape(headline)}</h2><table>{rows}</table>"
         f"<blockquote>{html.escape(message.text)}</blockquote>{link_html}"
         "<p style='color:#666'>ReplyWatch</p></body></html>"
     )
-    sms = _fit_sms(f"ReplyWatch {brand.name}: {headline.lower()}, {message.platform} {message.author_handle}, "
-                   f"{age} old (SLA {sla})", link)
+    sms = _fit_sms(
+        f"ReplyWatch {brand.name}: {headline}, {message.platform} {message.author_handle}, {age} old (SLA {sla})", link
+    )
     return AlertContent(subject=subject, text=text, html=body, sms=sms)
 
 
@@ -137,14 +146,25 @@ def deliver(
                 claims.release_alert(message.key, slot)
                 logger.warning(
                     "alert not sent",
-                    extra={"message_key": message.key, "recipient_id": recipient.recipient_id,
-                           "channel": channel.value, "error": type(error).__name__},
+                    extra={
+                        "message_key": message.key,
+                        "recipient_id": recipient.recipient_id,
+                        "channel": channel.value,
+                        "error": type(error).__name__,
+                    },
                 )
                 failures.append(error)
                 continue
             sent += 1
-            logger.info("alert sent", extra={"message_key": message.key, "kind": kind.value,
-                                             "recipient_id": recipient.recipient_id, "channel": channel.value})
+            logger.info(
+                "alert sent",
+                extra={
+                    "message_key": message.key,
+                    "kind": kind.value,
+                    "recipient_id": recipient.recipient_id,
+                    "channel": channel.value,
+                },
+            )
     if failures:
         raise failures[0]
     return sent
@@ -162,11 +182,15 @@ class AwsNotifier:
         self._ses.send_email(
             FromEmailAddress=self._sender,
             Destination={"ToAddresses": [to]},
-            Content={"Simple": {
-                "Subject": {"Data": content.subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": content.text, "Charset": "UTF-8"},
-                         "Html": {"Data": content.html, "Charset": "UTF-8"}},
-            }},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": content.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": content.text, "Charset": "UTF-8"},
+                        "Html": {"Data": content.html, "Charset": "UTF-8"},
+                    },
+                }
+            },
         )
 
     def send_sms(self, phone: str, text: str) -> None:

@@ -83,11 +83,11 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
 
     @app.exception_handler(BadRequestError)
     def _bad(error: BadRequestError) -> Response[str]:
-        return _error(400, error.msg)
+        return _error(400, str(error.msg))
 
     @app.exception_handler(NotFoundError)
     def _missing(error: NotFoundError) -> Response[str]:
-        return _error(404, error.msg or "not found")
+        return _error(404, str(error.msg) or "not found")
 
     def brand_or_404(brand_id: str) -> Brand:
         brand = brands.get_brand(brand_id)
@@ -109,8 +109,14 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
             raise BadRequestError("'from' must not be after 'to'")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise BadRequestError(f"a range covers at most {MAX_RANGE_DAYS} days")
-        return summarise(brand.brand_id, first, last, messages.day_aggregates(brand.brand_id, first, last),
-                         messages.backlog(brand.brand_id), as_of=now)
+        return summarise(
+            brand.brand_id,
+            first,
+            last,
+            messages.day_aggregates(brand.brand_id, first, last),
+            messages.backlog(brand.brand_id),
+            as_of=now,
+        )
 
     @app.get("/brands/<brand_id>/messages", summary="Open, overdue or negative messages, oldest first")
     def queue(
@@ -128,8 +134,11 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                        body=app.get_openapi_json_schema(title="ReplyWatch API", version="1"))
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=app.get_openapi_json_schema(title="ReplyWatch API", version="1"),
+        )
 
     return app
 

@@ -23,7 +23,7 @@ from replywatch.connectors import REGISTRY
 from replywatch.models import Brand, Recipient, SlaPolicy, Source
 from replywatch.store import StateStore
 
-SECRET_PREFIX = "replywatch/"
+SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
 
 
 def secret_name(brand_id: str, source_id: str) -> str:
@@ -93,23 +93,41 @@ def main(argv: list[str] | None = None) -> int:
             if not token:
                 raise SystemExit("pipe the access token on standard input")
             name = secret_name(args.brand_id, args.source_id)
-            source = Source(brand_id=args.brand_id, source_id=args.source_id, platform=args.platform,
-                            base_url=args.base_url, token_secret=name, enabled=not args.disabled)
+            source = Source(
+                brand_id=args.brand_id,
+                source_id=args.source_id,
+                platform=args.platform,
+                base_url=args.base_url,
+                token_secret=name,
+                enabled=not args.disabled,
+            )
             store_token(session.client("secretsmanager"), name, token)
             state.put_source(source)
         elif args.command == "add-recipient":
             kinds = frozenset(kind.strip() for kind in args.kinds.split(",") if kind.strip())
-            state.put_recipient(Recipient(brand_id=args.brand_id, recipient_id=args.recipient_id, name=args.name,
-                                          email=args.email, phone=args.phone, alert_kinds=kinds))
+            state.put_recipient(
+                Recipient(
+                    brand_id=args.brand_id,
+                    recipient_id=args.recipient_id,
+                    name=args.name,
+                    email=args.email,
+                    phone=args.phone,
+                    alert_kinds=kinds,
+                )
+            )
         else:
             listing: dict[str, Any] = {
                 "brands": [brand.model_dump(mode="json") for brand in state.list_brands()],
-                "sources": [source.model_dump(mode="json") | {"state": source_state.model_dump(mode="json")}
-                            for source, source_state in state.list_sources()],
+                "sources": [
+                    source.model_dump(mode="json") | {"state": source_state.model_dump(mode="json")}
+                    for source, source_state in state.list_sources()
+                ],
             }
             listing["recipients"] = {
-                brand["brand_id"]: [r.model_dump(mode="json", exclude={"phone"}) | {"sms": bool(r.phone)}
-                                    for r in state.list_recipients(brand["brand_id"])]
+                brand["brand_id"]: [
+                    r.model_dump(mode="json", exclude={"phone"}) | {"sms": bool(r.phone)}
+                    for r in state.list_recipients(brand["brand_id"])
+                ]
                 for brand in listing["brands"]
             }
             print(json.dumps(listing, indent=2))

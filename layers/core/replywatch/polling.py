@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from replywatch.connectors import AuthFailed, ConnectorError, PollContext, RateLimited, connector_for
-from replywatch.models import Source, SourceState
+from replywatch.models import Message, Source, SourceState
 from replywatch.ports import MessageRepository, SecretReader, StateRepository
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ class Poller:
     concurrency: int = 10
 
     async def poll_all(self, client: httpx.AsyncClient, now: datetime) -> PollReport:
-        due = [(source, state) for source, state in await asyncio.to_thread(self.state.list_sources)
-               if source.enabled and (state.resume_after is None or state.resume_after <= now)]
+        due = [
+            (source, state)
+            for source, state in await asyncio.to_thread(self.state.list_sources)
+            if source.enabled and (state.resume_after is None or state.resume_after <= now)
+        ]
         limit = asyncio.Semaphore(self.concurrency)
 
         async def bounded(source: Source, state: SourceState) -> SourceReport:
@@ -67,8 +70,9 @@ class Poller:
         try:
             connector = connector_for(source.platform)
             token = await asyncio.to_thread(self.secrets.token, source.token_secret)
-            ctx = PollContext(source=source, token=token, client=client, now=now, cursor=dict(state.cursor),
-                              max_pages=self.max_pages)
+            ctx = PollContext(
+                source=source, token=token, client=client, now=now, cursor=dict(state.cursor), max_pages=self.max_pages
+            )
             async for page in connector.pages(ctx):
                 stored = await asyncio.to_thread(self._store, page.messages, now)
                 report.stored += stored
@@ -87,14 +91,28 @@ class Poller:
         except ConnectorError as error:
             report.health, error_name = "error", type(error).__name__
             logger.warning("source poll failed", extra={**log, "error": str(error)})
-        state = state.model_copy(update={"resume_after": resume_after, "health": report.health,
-                                         "last_polled_at": now, "last_error": error_name})
+        state = state.model_copy(
+            update={
+                "resume_after": resume_after,
+                "health": report.health,
+                "last_polled_at": now,
+                "last_error": error_name,
+            }
+        )
         await asyncio.to_thread(self.state.save_source_state, source, state)
-        logger.info("source polled", extra={**log, "stored": report.stored, "duplicates": report.duplicates,
-                                            "skipped": report.skipped, "pages": report.pages})
+        logger.info(
+            "source polled",
+            extra={
+                **log,
+                "stored": report.stored,
+                "duplicates": report.duplicates,
+                "skipped": report.skipped,
+                "pages": report.pages,
+            },
+        )
         return report
 
-    def _store(self, messages: list, now: datetime) -> int:
+    def _store(self, messages: list[Message], now: datetime) -> int:
         stored = 0
         for message in messages:
             if self.messages.put_new(message, ingested_at=now, expires_at=message.created_at + self.retention):

@@ -29,7 +29,13 @@ class MessageRepository(Protocol):
     def count_inbound(self, record: MessageRecord, *, due_at: datetime, classification: Classification) -> bool: ...
 
     def record_first_response(
-        self, record: MessageRecord, *, reply_key: str, replied_at: datetime, seconds: int, within_sla: bool,
+        self,
+        record: MessageRecord,
+        *,
+        reply_key: str,
+        replied_at: datetime,
+        seconds: int,
+        within_sla: bool,
         previous_within_sla: bool,
     ) -> None: ...
 

@@ -37,8 +37,10 @@ class Processor:
         classification = self.classifier.classify(record.text)
         due_at = sla.first_response_due(record.created_at, brand.policy(self.default_sla))
         counted = self.messages.count_inbound(record, due_at=due_at, classification=classification)
-        logger.info("inbound message", extra={"message_key": record.key, "counted": counted,
-                                              "sentiment": classification.sentiment.value})
+        logger.info(
+            "inbound message",
+            extra={"message_key": record.key, "counted": counted, "sentiment": classification.sentiment.value},
+        )
         replies = self.messages.replies_to(record.key)
         if replies:
             reply_key, replied_at = replies[0]
@@ -46,11 +48,22 @@ class Processor:
         if classification.sentiment is Sentiment.NEGATIVE:
             # Not only when just counted: a retry after a failed send must still send.
             classified = record.model_copy(
-                update={"sentiment": classification.sentiment, "sentiment_score": classification.score,
-                        "due_at": due_at}
+                update={
+                    "sentiment": classification.sentiment,
+                    "sentiment_score": classification.score,
+                    "due_at": due_at,
+                }
             )
-            alerts.deliver(AlertKind.NEGATIVE, classified, brand, brand.policy(self.default_sla), self.state.list_recipients(brand.brand_id),
-                           claims=self.state, notifier=self.notifier, now=now)
+            alerts.deliver(
+                AlertKind.NEGATIVE,
+                classified,
+                brand,
+                brand.policy(self.default_sla),
+                self.state.list_recipients(brand.brand_id),
+                claims=self.state,
+                notifier=self.notifier,
+                now=now,
+            )
 
     def match_reply(self, brand: Brand, parent_key: str, reply_key: str, replied_at: datetime) -> None:
         """Record the brand's reply as the parent's first response if it is the earliest."""

@@ -109,10 +109,14 @@ class Runtime:
 
     @cached_property
     def processor(self) -> Processor:
-        return Processor(messages=self.messages, state=self.state, classifier=default_classifier(),
-                         notifier=self.notifier, default_sla=self.default_sla)
+        return Processor(
+            messages=self.messages,
+            state=self.state,
+            classifier=default_classifier(),
+            notifier=self.notifier,
+            default_sla=self.default_sla,
+        )
 
     @cached_property
     def sweeper(self) -> Sweeper:
-        return Sweeper(messages=self.messages, state=self.state, notifier=self.notifier,
-                       default_sla=self.default_sla)
+        return Sweeper(messages=self.messages, state=self.state, notifier=self.notifier, default_sla=self.default_sla)

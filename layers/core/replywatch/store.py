@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +59,7 @@ _MESSAGE_FIELDS = frozenset(MessageRecord.model_fields)
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text that sorts like time (used for index sort keys)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def _plain(value: Any) -> Any:
 
 
 def day_of(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,7 @@ class MessageStore:
     # --- reading ---------------------------------------------------------------------------
 
     def get(self, key: str) -> MessageRecord | None:
-        response = self._client.get_item(
-            TableName=self._messages, Key={"pk": {"S": key}}, ConsistentRead=True
-        )
+        response = self._client.get_item(TableName=self._messages, Key={"pk": {"S": key}}, ConsistentRead=True)
         item = response.get("Item")
         return self._record(_deserialize(item)) if item else None
 
@@ -159,9 +157,7 @@ class MessageStore:
         for item in self._query(DUE_INDEX, "due_pk", brand, sort=("due_at", "<=", iso(now))):
             yield item["pk"]
 
-    def queue(
-        self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None
-    ) -> QueuePage:
+    def queue(self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None) -> QueuePage:
         if status == "negative":
             index, key_name, key = FLAGS_INDEX, "flag_pk", f"{brand}#negative"
         else:
@@ -225,43 +221,59 @@ class MessageStore:
 
     # --- state changes, each exactly once ---------------------------------------------------
 
-    def count_inbound(
-        self, record: MessageRecord, *, due_at: datetime, classification: Classification
-    ) -> bool:
+    def count_inbound(self, record: MessageRecord, *, due_at: datetime, classification: Classification) -> bool:
         """Count a new customer message and put it on the queue. False: it was counted already."""
         negative = classification.sentiment is Sentiment.NEGATIVE
         day = self._day_update(record, received=1, negative=int(negative))
         sets = [
-            "counted = :true", "due_at = :due", "sentiment = :sentiment", "sentiment_score = :score",
+            "counted = :true",
+            "due_at = :due",
+            "sentiment = :sentiment",
+            "sentiment_score = :score",
         ]
-        values = _values(true=True, due=iso(due_at), sentiment=classification.sentiment.value,
-                         score=Decimal(str(classification.score)))
+        values = _values(
+            true=True,
+            due=iso(due_at),
+            sentiment=classification.sentiment.value,
+            score=Decimal(str(classification.score)),
+        )
         if negative:
             sets.append("flag_pk = :flag")
             values.update(_values(flag=f"{record.brand}#negative"))
         open_sets = [*sets, "#status = :open", "due_pk = :brand", "queue_pk = :queue"]
-        open_values = values | _values(open=MessageStatus.OPEN.value, brand=record.brand,
-                                       queue=f"{record.brand}#{MessageStatus.OPEN.value}")
+        open_values = values | _values(
+            open=MessageStatus.OPEN.value, brand=record.brand, queue=f"{record.brand}#{MessageStatus.OPEN.value}"
+        )
         try:
-            self._transact([
-                self._message_update(
-                    record.key, "SET " + ", ".join(open_sets), open_values,
-                    "attribute_not_exists(counted) AND attribute_not_exists(first_response_at)",
-                    names={"#status": "status"},
-                ),
-                day,
-                self._totals_update(record.brand, open=1),
-            ])
+            self._transact(
+                [
+                    self._message_update(
+                        record.key,
+                        "SET " + ", ".join(open_sets),
+                        open_values,
+                        "attribute_not_exists(counted) AND attribute_not_exists(first_response_at)",
+                        names={"#status": "status"},
+                    ),
+                    day,
+                    self._totals_update(record.brand, open=1),
+                ]
+            )
             return True
         except Conflict:
             pass
         # Either counted already, or its reply was matched first: then count it as answered.
         try:
-            self._transact([
-                self._message_update(record.key, "SET " + ", ".join(sets), values,
-                                     "attribute_not_exists(counted) AND attribute_exists(first_response_at)"),
-                day,
-            ])
+            self._transact(
+                [
+                    self._message_update(
+                        record.key,
+                        "SET " + ", ".join(sets),
+                        values,
+                        "attribute_not_exists(counted) AND attribute_exists(first_response_at)",
+                    ),
+                    day,
+                ]
+            )
             return True
         except Conflict:
             return False
@@ -302,14 +314,17 @@ class MessageStore:
                     names=names,
                 ),
                 self._day_update(
-                    record, responded=1, response_seconds_sum=seconds, within_sla=int(within_sla),
+                    record,
+                    responded=1,
+                    response_seconds_sum=seconds,
+                    within_sla=int(within_sla),
                     histogram={new_bucket: 1},
                 ),
             ]
             if old_status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
-                items.append(self._totals_update(
-                    record.brand, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0
-                ))
+                items.append(
+                    self._totals_update(record.brand, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0)
+                )
             self._transact(items)
             return
         old_seconds = record.first_response_seconds or 0
@@ -318,34 +333,44 @@ class MessageStore:
         histogram = {new_bucket: 1}
         old_bucket = bucket_of(old_seconds)
         histogram[old_bucket] = histogram.get(old_bucket, 0) - 1
-        self._transact([
-            self._message_update(
-                record.key,
-                "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
-                values,
-                "first_response_at = :old_at",
-            ),
-            self._day_update(
-                record, response_seconds_sum=seconds - old_seconds,
-                within_sla=int(within_sla) - old_within, histogram=histogram,
-            ),
-        ])
+        self._transact(
+            [
+                self._message_update(
+                    record.key,
+                    "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
+                    values,
+                    "first_response_at = :old_at",
+                ),
+                self._day_update(
+                    record,
+                    response_seconds_sum=seconds - old_seconds,
+                    within_sla=int(within_sla) - old_within,
+                    histogram=histogram,
+                ),
+            ]
+        )
 
     def mark_overdue(self, record: MessageRecord, *, now: datetime) -> bool:
         """Open → overdue, once. False when it was answered or flagged meanwhile."""
         try:
-            self._transact([
-                self._message_update(
-                    record.key,
-                    "SET #status = :overdue, overdue_at = :now, queue_pk = :queue REMOVE due_pk",
-                    _values(overdue=MessageStatus.OVERDUE.value, now=iso(now), open=MessageStatus.OPEN.value,
-                            queue=f"{record.brand}#{MessageStatus.OVERDUE.value}"),
-                    "#status = :open AND attribute_not_exists(first_response_at)",
-                    names={"#status": "status"},
-                ),
-                self._day_update(record, overdue=1),
-                self._totals_update(record.brand, overdue=1),
-            ])
+            self._transact(
+                [
+                    self._message_update(
+                        record.key,
+                        "SET #status = :overdue, overdue_at = :now, queue_pk = :queue REMOVE due_pk",
+                        _values(
+                            overdue=MessageStatus.OVERDUE.value,
+                            now=iso(now),
+                            open=MessageStatus.OPEN.value,
+                            queue=f"{record.brand}#{MessageStatus.OVERDUE.value}",
+                        ),
+                        "#status = :open AND attribute_not_exists(first_response_at)",
+                        names={"#status": "status"},
+                    ),
+                    self._day_update(record, overdue=1),
+                    self._totals_update(record.brand, overdue=1),
+                ]
+            )
         except Conflict:
             return False
         return True
@@ -371,12 +396,11 @@ class MessageStore:
                     for name in ("received", "responded", "response_seconds_sum", "within_sla", "negative", "overdue")
                 }
                 histogram = {
-                    name[len(HISTOGRAM_PREFIX):]: int(count)
+                    name[len(HISTOGRAM_PREFIX) :]: int(count)
                     for name, count in item.items()
                     if name.startswith(HISTOGRAM_PREFIX) and int(count)
                 }
-                days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram,
-                                         **counters))
+                days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram, **counters))
             if "LastEvaluatedKey" not in response:
                 return days
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -395,7 +419,11 @@ class MessageStore:
     # --- building blocks --------------------------------------------------------------------
 
     def _message_update(
-        self, key: str, expression: str, values: dict[str, Any], condition: str,
+        self,
+        key: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str,
         names: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         update: dict[str, Any] = {
@@ -410,8 +438,9 @@ class MessageStore:
             update["ExpressionAttributeNames"] = used
         return {"Update": update}
 
-    def _day_update(self, record: MessageRecord, histogram: Mapping[str, int] | None = None,
-                    **counters: int) -> dict[str, Any]:
+    def _day_update(
+        self, record: MessageRecord, histogram: Mapping[str, int] | None = None, **counters: int
+    ) -> dict[str, Any]:
         adds, names, values = [], {}, {}
         for position, (name, amount) in enumerate(
             [*counters.items(), *((HISTOGRAM_PREFIX + b, n) for b, n in (histogram or {}).items())]
@@ -422,23 +451,27 @@ class MessageStore:
             values[f":a{position}"] = {"N": str(amount)}
             adds.append(f"#a{position} :a{position}")
         day = day_of(record.created_at).isoformat()
-        return {"Update": {
-            "TableName": self._state,
-            "Key": _serialize({"pk": f"BRAND#{record.brand}", "sk": f"DAY#{day}#{record.platform}"}),
-            "UpdateExpression": "ADD " + ", ".join(adds),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }}
+        return {
+            "Update": {
+                "TableName": self._state,
+                "Key": _serialize({"pk": f"BRAND#{record.brand}", "sk": f"DAY#{day}#{record.platform}"}),
+                "UpdateExpression": "ADD " + ", ".join(adds),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     def _totals_update(self, brand: str, **counters: int) -> dict[str, Any]:
         present = {name: amount for name, amount in counters.items() if amount}
-        return {"Update": {
-            "TableName": self._state,
-            "Key": _serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}),
-            "UpdateExpression": "ADD " + ", ".join(f"#{name} :{name}" for name in present),
-            "ExpressionAttributeNames": {f"#{name}": name for name in present},
-            "ExpressionAttributeValues": {f":{name}": {"N": str(amount)} for name, amount in present.items()},
-        }}
+        return {
+            "Update": {
+                "TableName": self._state,
+                "Key": _serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}),
+                "UpdateExpression": "ADD " + ", ".join(f"#{name} :{name}" for name in present),
+                "ExpressionAttributeNames": {f"#{name}": name for name in present},
+                "ExpressionAttributeValues": {f":{name}": {"N": str(amount)} for name, amount in present.items()},
+            }
+        }
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
@@ -511,8 +544,14 @@ class StateStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_serialize({"pk": f"ALERT#{message_key}", "sk": slot, "claimed_at": iso(now),
-                                 "expires_at": int(expires_at.timestamp())}),
+                Item=_serialize(
+                    {
+                        "pk": f"ALERT#{message_key}",
+                        "sk": slot,
+                        "claimed_at": iso(now),
+                        "expires_at": int(expires_at.timestamp()),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
@@ -529,16 +568,20 @@ class StateStore:
         self._client.put_item(TableName=self._table, Item=_serialize(item))
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self._client.get_item(TableName=self._table, Key=_serialize({"pk": pk, "sk": sk}),
-                                         ConsistentRead=True)
+        response = self._client.get_item(
+            TableName=self._table, Key=_serialize({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
         item = response.get("Item")
         return _plain_tree(_deserialize(item)) if item else None
 
     def _query(self, pk: str, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
         values = _values(pk=pk, **({"prefix": prefix} if prefix else {}))
-        request: dict[str, Any] = {"TableName": self._table, "KeyConditionExpression": condition,
-                                   "ExpressionAttributeValues": values}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
         while True:
             response = self._client.query(**request)
             for item in response.get("Items", []):

@@ -34,17 +34,32 @@ class Sweeper:
             recipients = None
             for key in self.messages.due_keys(brand.brand_id, now):
                 record = self.messages.get(key)
-                if (record is None or record.status is not MessageStatus.OPEN or record.first_response_at
-                        or record.due_at is None or record.due_at > now):
+                if (
+                    record is None
+                    or record.status is not MessageStatus.OPEN
+                    or record.first_response_at
+                    or record.due_at is None
+                    or record.due_at > now
+                ):
                     continue  # answered or flagged since the index was read
                 if recipients is None:
                     recipients = self.state.list_recipients(brand.brand_id)
                 try:
-                    alerts.deliver(AlertKind.OVERDUE, record, brand, brand.policy(self.default_sla), recipients,
-                                   claims=self.state, notifier=self.notifier, now=now)
+                    alerts.deliver(
+                        AlertKind.OVERDUE,
+                        record,
+                        brand,
+                        brand.policy(self.default_sla),
+                        recipients,
+                        claims=self.state,
+                        notifier=self.notifier,
+                        now=now,
+                    )
                 except Exception as error:
-                    logger.warning("overdue alert failed; will retry next sweep",
-                                   extra={"message_key": key, "error": type(error).__name__})
+                    logger.warning(
+                        "overdue alert failed; will retry next sweep",
+                        extra={"message_key": key, "error": type(error).__name__},
+                    )
                     report.failed.append(key)
                     continue
                 if self.messages.mark_overdue(record, now=now):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -28,7 +28,7 @@ def parse_reset(value: str, now: datetime) -> datetime | None:
     else:
         if number > _EPOCH_MS_FROM:
             number /= 1000
-        return datetime.fromtimestamp(number, tz=timezone.utc)
+        return datetime.fromtimestamp(number, tz=UTC)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -37,8 +37,8 @@ def parse_reset(value: str, now: datetime) -> datetime | None:
         except (TypeError, ValueError):
             return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_retry_after(value: str, now: datetime) -> datetime | None:
@@ -71,7 +71,7 @@ async def get_json(
     *,
     token: str,
     now: datetime,
-    params: list[tuple[str, str]] | None = None,
+    params: list[tuple[str, str | int | float | bool | None]] | None = None,
 ) -> httpx.Response:
     """GET with a bearer token, mapping auth and rate-limit answers to connector errors."""
     try:

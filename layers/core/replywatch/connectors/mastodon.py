@@ -86,10 +86,16 @@ class MastodonConnector:
                 ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=ctx.token, now=ctx.now
             )
             cursor[ACCOUNT] = str(response.json()["id"])
-        streams: list[tuple[str, str, list[tuple[str, str]], Callable[[dict[str, Any], PollContext], Message | None]]] = [
+        streams: list[
+            tuple[str, str, list[tuple[str, str]], Callable[[dict[str, Any], PollContext], Message | None]]
+        ] = [
             (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], self._inbound),
-            (STATUSES, f"{base}/api/v1/accounts/{cursor[ACCOUNT]}/statuses", [("exclude_reblogs", "true")],
-             self._reply),
+            (
+                STATUSES,
+                f"{base}/api/v1/accounts/{cursor[ACCOUNT]}/statuses",
+                [("exclude_reblogs", "true")],
+                self._reply,
+            ),
         ]
         budget = ctx.max_pages
         for name, url, params, parse in streams:
@@ -97,7 +103,10 @@ class MastodonConnector:
                 budget -= 1
                 min_id = cursor.get(name, FIRST)
                 response = await get_json(
-                    ctx.client, url, token=ctx.token, now=ctx.now,
+                    ctx.client,
+                    url,
+                    token=ctx.token,
+                    now=ctx.now,
                     params=[*params, ("min_id", min_id), ("limit", str(PAGE_LIMIT))],
                 )
                 items = response.json()

@@ -1,0 +1,72 @@
+# ReplyWatch: two commands do all the set-up on a fresh machine.
+#   make demo   the whole pipeline on this machine (MiniStack + a fake Mastodon server)
+#   make test   lint, type checks, unit, integration and end-to-end tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13: find it (pyenv, PATH, or /usr/bin).
+PY313 := $(shell infra/find-python313.sh)
+VENV := .venv
+PY := $(VENV)/bin/python
+MINISTACK_VENV := .venv-ministack
+TOOLS_VENV := .venv-tools
+SAMTX := .local/samtx
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core
+export SAM_CLI_TELEMETRY := 0
+# Tests and the demo talk to moto or MiniStack only, never to a real account.
+unexport AWS_PROFILE AWS_ENDPOINT_URL
+
+.PHONY: help demo test lint unit integration e2e venvs clean
+
+help:
+	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
+	@echo "make test   lint + unit + integration + e2e (sets everything up itself)"
+	@echo "make unit | integration | e2e | lint"
+
+$(VENV)/.stamp: pyproject.toml layers/core/requirements.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0)"; exit 1; }
+	$(PY313) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+$(MINISTACK_VENV)/.stamp: infra/local/requirements-ministack.txt infra/local/requirements-samtx.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0)"; exit 1; }
+	$(PY313) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install -q -r infra/local/requirements-ministack.txt
+	rm -rf $(SAMTX) && $(MINISTACK_VENV)/bin/pip install -q --target $(SAMTX) -r infra/local/requirements-samtx.txt 2>&1 \
+	  | grep -v "dependency conflicts\|ministack .* requires botocore\|resolver does not currently" || true
+	touch $@
+
+$(TOOLS_VENV)/.stamp: infra/requirements-tools.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0)"; exit 1; }
+	$(PY313) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q -r infra/requirements-tools.txt
+	touch $@
+
+venvs: $(VENV)/.stamp $(MINISTACK_VENV)/.stamp $(TOOLS_VENV)/.stamp
+
+demo: venvs
+	$(PY) -m infra.local.demo
+
+lint: $(VENV)/.stamp $(TOOLS_VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check layers functions
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	PATH=$(CURDIR)/$(TOOLS_VENV)/bin:$$PATH $(TOOLS_VENV)/bin/sam validate --lint --template template.yaml
+
+unit: $(VENV)/.stamp
+	$(PY) -m pytest tests/unit -q
+
+integration: $(VENV)/.stamp
+	$(PY) -m pytest tests/integration -q
+
+e2e: venvs
+	$(PY) -m pytest tests/e2e -q
+
+test: venvs lint
+	$(PY) -m pytest tests -q
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""The demo scenario on the real template in MiniStack: exact alerts, exact stats, a guarded API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from replywatch.store import StateStore
+
+from infra.local import scenario
+from infra.local.demo import DemoRun
+from infra.local.fake_mastodon import FakeMastodon
+from infra.local.stack import LocalStack
+from tests.support.expected import alert_keys, expected
+
+
+def test_every_expected_alert_is_sent_exactly_once(demo_run: DemoRun) -> None:
+    want = expected(demo_run.now, demo_run.swept_at)
+    sent = alert_keys(
+        [(to, email["Subject"]) for email in demo_run.emails for to in email["To"]],
+        [(sms["PhoneNumber"], sms["Message"]) for sms in demo_run.sms],
+    )
+    assert sorted(sent) == sorted(want.alerts)
+
+
+def test_stats_from_the_api_match_the_scenario(demo_run: DemoRun) -> None:
+    want = expected(demo_run.now, demo_run.swept_at)
+    stats = demo_run.stats
+    assert stats["received"] == want.received
+    assert stats["responded"] == want.responded
+    assert stats["response_rate"] == round(want.responded / want.received, 4)
+    assert stats["first_response_mean_seconds"] == round(want.mean, 2)
+    assert stats["within_sla_percent"] == round(100 * want.within_sla / want.received, 2)
+    assert stats["negative"] == want.negative
+    assert stats["open"] == want.open
+    assert stats["overdue"] == want.overdue
+    as_of = datetime.fromisoformat(stats["as_of"])
+    assert stats["oldest_open_age_seconds"] == int((as_of - want.oldest_open_at).total_seconds())
+    # Percentiles come from a mergeable sketch with 1% relative accuracy.
+    for name, q in (("first_response_median_seconds", 0.5), ("first_response_p90_seconds", 0.9)):
+        exact = want.nearest_rank(q)
+        assert abs(stats[name] - exact) <= 0.01 * exact + 0.05, (name, stats[name], exact)
+
+
+def test_overdue_queue_lists_the_overdue_messages(demo_run: DemoRun) -> None:
+    want = expected(demo_run.now, demo_run.swept_at)
+    handles = sorted(item["author_handle"] for item in demo_run.overdue["items"])
+    assert len(handles) == want.overdue
+    assert all(item["status"] == "overdue" for item in demo_run.overdue["items"])
+
+
+def test_customer_words_arrive_escaped_in_html_email(demo_run: DemoRun) -> None:
+    noor = [email for email in demo_run.emails if email["Subject"].endswith("@noor")]
+    assert noor, "the scenario's message with markup raised alerts"
+    for email in noor:
+        assert "<script>" not in email["BodyHtml"]
+        assert "&lt;script&gt;" in email["BodyHtml"]
+        assert "<script>x()</script>" in email["BodyText"]
+
+
+def test_polling_and_sweeping_again_change_nothing(stack: LocalStack, demo_run: DemoRun) -> None:
+    before = (len(stack.emails()), len(stack.sms()))
+    with FakeMastodon(now=demo_run.now, port=_source_port(stack)):
+        again = stack.invoke("PollFunctionName")
+    assert again["stored"] == 0
+    assert stack.invoke("SweepFunctionName")["flagged"] == []
+    assert (len(stack.emails()), len(stack.sms())) == before
+    status, stats = stack.api_get(f"/brands/{scenario.BRAND_ID}/stats?from={demo_run.stats['from']}")
+    assert status == 200
+    for name in ("received", "responded", "first_response_mean_seconds", "open", "overdue", "negative"):
+        assert stats[name] == demo_run.stats[name], name
+
+
+def _source_port(stack: LocalStack) -> int:
+    """The port the demo's fake Mastodon server had, as the source stored it."""
+    state = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
+    (source, _), *_ = state.list_sources()
+    return int(source.base_url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/brands/nobody/stats", 404),
+        ("/brands/acme/stats?from=yesterday", 400),
+        ("/brands/acme/stats?from=2026-02-10&to=2026-02-01", 400),
+        ("/brands/acme/stats?from=2024-01-01&to=2026-01-01", 400),
+        ("/brands/acme/messages?status=everything", 400),
+        ("/brands/acme/messages?next=not-a-token", 400),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_message(stack: LocalStack, demo_run: DemoRun, path: str, status: int) -> None:
+    got, body = stack.api_get(path)
+    assert got == status, body
+    assert body["message"]
+
+
+def test_api_refuses_unsigned_requests(stack: LocalStack) -> None:
+    got, _ = stack.api_get(f"/brands/{scenario.BRAND_ID}/stats", sign=False)
+    assert got == 403
+
+
+def test_api_serves_its_openapi_document(stack: LocalStack) -> None:
+    got, document = stack.api_get("/openapi.json")
+    assert got == 200
+    assert "/brands/{brand_id}/stats" in document["paths"]
+    assert "/brands/{brand_id}/messages" in document["paths"]

@@ -46,7 +46,8 @@ $(TOOLS_VENV)/.stamp: infra/requirements-tools.txt
 
 venvs: $(VENV)/.stamp $(MINISTACK_VENV)/.stamp $(TOOLS_VENV)/.stamp
 
-demo: venvs
+demo:
+	@$(MAKE) --no-print-directory -j3 venvs
 	$(PY) -m infra.local.demo
 
 lint: $(VENV)/.stamp $(TOOLS_VENV)/.stamp
@@ -65,8 +66,10 @@ integration: $(VENV)/.stamp
 e2e: venvs
 	$(PY) -m pytest tests/e2e -q
 
-test: venvs lint
-	$(PY) -m pytest tests -q
+test:
+	@$(MAKE) --no-print-directory -j3 venvs
+	@$(MAKE) --no-print-directory lint
+	$(PY) -m pytest tests
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -67,3 +67,20 @@ def alert_keys(emails: list[tuple[str, str]], sms: list[tuple[str, str]]) -> lis
     found = [(by_email[to], "email", kind(subject), subject.rsplit("@", 1)[1]) for to, subject in emails]
     found += [(by_phone[phone], "sms", kind(text), text.split(" @", 1)[1].split(",", 1)[0]) for phone, text in sms]
     return found
+
+
+def assert_stats_match(stats: dict, want: Expected) -> None:
+    """The stats API's answer against the scenario: exact, but for sketch percentiles (1%)."""
+    assert stats["received"] == want.received
+    assert stats["responded"] == want.responded
+    assert stats["response_rate"] == round(want.responded / want.received, 4)
+    assert stats["first_response_mean_seconds"] == round(want.mean, 2)
+    assert stats["within_sla_percent"] == round(100 * want.within_sla / want.received, 2)
+    assert stats["negative"] == want.negative
+    assert stats["open"] == want.open
+    assert stats["overdue"] == want.overdue
+    as_of = datetime.fromisoformat(stats["as_of"])
+    assert stats["oldest_open_age_seconds"] == int((as_of - want.oldest_open_at).total_seconds())
+    for name, q in (("first_response_median_seconds", 0.5), ("first_response_p90_seconds", 0.9)):
+        exact = want.nearest_rank(q)
+        assert abs(stats[name] - exact) <= 0.01 * exact + 0.05, (name, stats[name], exact)

@@ -111,7 +111,8 @@ def _fit_sms(summary: str, link: str) -> str:
     full = f"{summary} {link}".strip()
     if len(full) <= SMS_LIMIT:
         return full
-    return summary[: SMS_LIMIT - 1] + "…" if len(summary) > SMS_LIMIT else summary
+    # "..." rather than "…": the ellipsis is not in the GSM-7 alphabet and would triple the cost.
+    return summary[: SMS_LIMIT - 3] + "..." if len(summary) > SMS_LIMIT else summary
 
 
 def deliver(

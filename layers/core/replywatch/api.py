@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from replywatch.models import Brand, MessageKind, MessageStatus, Sentiment
 from replywatch.stats import Backlog, DayAggregate, StatsResponse, summarise
-from replywatch.store import QueuePage
+from replywatch.store import InvalidPageToken, QueuePage
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,10 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
         brand = brand_or_404(brand_id)
         now = clock()
         last = to or now.date()
-        first = from_ or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        try:
+            first = from_ or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        except OverflowError:
+            raise BadRequestError("'to' is too early") from None
         if first > last:
             raise BadRequestError("'from' must not be after 'to'")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -126,7 +129,10 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
         next: Annotated[str | None, Query(description="Token from the previous page")] = None,
     ) -> MessagesPage:
         brand = brand_or_404(brand_id)
-        page = messages.queue(brand.brand_id, status.value, limit=limit, start=_decode_token(next))
+        try:
+            page = messages.queue(brand.brand_id, status.value, limit=limit, start=_decode_token(next))
+        except InvalidPageToken:
+            raise BadRequestError("'next' is not a token this API gave out for this list") from None
         return MessagesPage(
             items=[MessageView.model_validate(record.model_dump() | {"key": record.key}) for record in page.messages],
             next=_encode_token(page.next_token),

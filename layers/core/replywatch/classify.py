@@ -144,6 +144,8 @@ _NEGATORS = frozenset(
 )
 _BOOSTERS = {"very": 1.3, "really": 1.3, "so": 1.2, "extremely": 1.5, "totally": 1.3, "absolutely": 1.5, "still": 1.2}
 _WORD = re.compile(r"[a-z']+")
+# Phones type ’ (U+2019) or ʼ (U+02BC) for the apostrophe in "isn't".
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 _NEGATIVE_BELOW = -0.25
 _POSITIVE_ABOVE = 0.25
 
@@ -152,7 +154,7 @@ class LexiconClassifier:
     """Offline English sentiment: sum of word weights, negation flips, boosters scale."""
 
     def classify(self, text: str) -> Classification:
-        words = _WORD.findall(text.lower())
+        words = _WORD.findall(text.lower().translate(_APOSTROPHES))
         total = 0.0
         for index, word in enumerate(words):
             weight = _LEXICON.get(word)

@@ -91,6 +91,10 @@ class Poller:
         except ConnectorError as error:
             report.health, error_name = "error", type(error).__name__
             logger.warning("source poll failed", extra={**log, "error": str(error)})
+        except Exception as error:  # one source's surprise must not stop the others
+            report.health, error_name = "error", type(error).__name__
+            # The type only: an exception's text may quote a payload or a secret.
+            logger.error("source poll crashed", extra={**log, "error": type(error).__name__})
         state = state.model_copy(
             update={
                 "resume_after": resume_after,

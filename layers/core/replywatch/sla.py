@@ -26,4 +26,5 @@ def within_sla(created_at: datetime, replied_at: datetime, policy: SlaPolicy) ->
 
 
 def is_overdue(due_at: datetime, now: datetime) -> bool:
-    return now >= due_at
+    """Past due: a reply exactly at the due time is still within the SLA."""
+    return now > due_at

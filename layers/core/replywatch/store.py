@@ -90,8 +90,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _put_once(client: Any, table: str, item: Mapping[str, Any]) -> bool:
+    """PutItem unless an item with that key exists. False: it existed, nothing changed."""
+    try:
+        client.put_item(TableName=table, Item=_serialize(item), ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as error:
+        if _cancelled_by_condition(error):
+            return False
+        raise
+    return True
+
+
+def _query_all(client: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, following LastEvaluatedKey, deserialised."""
+    request = dict(request)
+    while True:
+        response = client.query(**request)
+        for item in response.get("Items", []):
+            yield _deserialize(item)
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _is_page_token(start: Mapping[str, Any], names: set[str], partition: str, value: str) -> bool:
+    """A LastEvaluatedKey of this index and partition: only string key attributes, nothing else."""
+    strings = all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in start.values())
+    return set(start) == names and strings and start[partition] == {"S": value}
+
+
 def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+class InvalidPageToken(ValueError):
+    """A pagination token that this list did not give out."""
 
 
 @dataclass(frozen=True)
@@ -120,17 +153,7 @@ class MessageStore:
             ingested_at=iso(ingested_at),
             expires_at=int(expires_at.timestamp()),
         )
-        try:
-            self._client.put_item(
-                TableName=self._messages,
-                Item=_serialize(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if _cancelled_by_condition(error):
-                return False
-            raise
-        return True
+        return _put_once(self._client, self._messages, item)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -172,6 +195,8 @@ class MessageStore:
             "ScanIndexForward": True,
         }
         if start:
+            if not _is_page_token(start, {"pk", key_name, "created_at"}, key_name, key):
+                raise InvalidPageToken()
             request["ExclusiveStartKey"] = start
         response = self._client.query(**request)
         return QueuePage(
@@ -211,13 +236,7 @@ class MessageStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                yield _deserialize(item)
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from _query_all(self._client, request)
 
     # --- state changes, each exactly once ---------------------------------------------------
 
@@ -386,24 +405,19 @@ class MessageStore:
             ),
         }
         days = []
-        while True:
-            response = self._client.query(**request)
-            for raw in response.get("Items", []):
-                item = _deserialize(raw)
-                _, day, channel = item["sk"].split("#", 2)
-                counters = {
-                    name: int(item.get(name, 0))
-                    for name in ("received", "responded", "response_seconds_sum", "within_sla", "negative", "overdue")
-                }
-                histogram = {
-                    name[len(HISTOGRAM_PREFIX) :]: int(count)
-                    for name, count in item.items()
-                    if name.startswith(HISTOGRAM_PREFIX) and int(count)
-                }
-                days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram, **counters))
-            if "LastEvaluatedKey" not in response:
-                return days
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in _query_all(self._client, request):
+            _, day, channel = item["sk"].split("#", 2)
+            counters = {
+                name: int(item.get(name, 0))
+                for name in ("received", "responded", "response_seconds_sum", "within_sla", "negative", "overdue")
+            }
+            histogram = {
+                name[len(HISTOGRAM_PREFIX) :]: int(count)
+                for name, count in item.items()
+                if name.startswith(HISTOGRAM_PREFIX) and int(count)
+            }
+            days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram, **counters))
+        return days
 
     def backlog(self, brand: str) -> Backlog:
         response = self._client.get_item(
@@ -541,24 +555,13 @@ class StateStore:
         """Take the right to send one alert (``slot``: kind, level, recipient, channel).
 
         False: it was taken, and the alert sent, before."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_serialize(
-                    {
-                        "pk": f"ALERT#{message_key}",
-                        "sk": slot,
-                        "claimed_at": iso(now),
-                        "expires_at": int(expires_at.timestamp()),
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if _cancelled_by_condition(error):
-                return False
-            raise
-        return True
+        claim = {
+            "pk": f"ALERT#{message_key}",
+            "sk": slot,
+            "claimed_at": iso(now),
+            "expires_at": int(expires_at.timestamp()),
+        }
+        return _put_once(self._client, self._table, claim)
 
     def release_alert(self, message_key: str, slot: str) -> None:
         """Give the claim back when sending failed, so a retry can send it."""
@@ -582,13 +585,8 @@ class StateStore:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                yield _plain_tree(_deserialize(item))
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in _query_all(self._client, request):
+            yield _plain_tree(item)
 
 
 def _plain_tree(value: Any) -> Any:

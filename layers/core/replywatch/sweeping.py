@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from replywatch import alerts
+from replywatch import alerts, sla
 from replywatch.models import AlertKind, MessageStatus, SlaPolicy
 from replywatch.ports import MessageRepository, StateRepository
 
@@ -39,7 +39,7 @@ class Sweeper:
                     or record.status is not MessageStatus.OPEN
                     or record.first_response_at
                     or record.due_at is None
-                    or record.due_at > now
+                    or not sla.is_overdue(record.due_at, now)
                 ):
                     continue  # answered or flagged since the index was read
                 if recipients is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -26,9 +28,14 @@ def parse_reset(value: str, now: datetime) -> datetime | None:
     except ValueError:
         pass
     else:
+        if not math.isfinite(number) or number < 0:
+            return None
         if number > _EPOCH_MS_FROM:
             number /= 1000
-        return datetime.fromtimestamp(number, tz=UTC)
+        try:
+            return datetime.fromtimestamp(number, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -45,7 +52,10 @@ def parse_retry_after(value: str, now: datetime) -> datetime | None:
     """Retry-After is either delay-seconds or an HTTP date (RFC 9110)."""
     value = value.strip()
     if value.isdigit():
-        return now + timedelta(seconds=int(value))
+        try:
+            return now + timedelta(seconds=int(value))
+        except OverflowError:
+            return None
     return parse_reset(value, now)
 
 
@@ -85,6 +95,14 @@ async def get_json(
     if response.status_code >= 400:
         raise ConnectorError(f"HTTP {response.status_code}")
     return response
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded JSON of a 2xx answer; a page that is not JSON is the platform's fault, not ours."""
+    try:
+        return response.json()
+    except ValueError as error:
+        raise ConnectorError(f"HTTP {response.status_code} with a body that is not JSON") from error
 
 
 def id_order(platform_id: str) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from replywatch.connectors.base import Page, PollContext, RateLimited
-from replywatch.connectors.http import exhausted, get_json, id_order, retry_at
+from replywatch.connectors.http import exhausted, get_json, id_order, json_body, retry_at
 from replywatch.models import Message, MessageKind
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class MastodonConnector:
             response = await get_json(
                 ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=ctx.token, now=ctx.now
             )
-            cursor[ACCOUNT] = str(response.json()["id"])
+            cursor[ACCOUNT] = str(json_body(response)["id"])
         streams: list[
             tuple[str, str, list[tuple[str, str]], Callable[[dict[str, Any], PollContext], Message | None]]
         ] = [
@@ -109,7 +109,7 @@ class MastodonConnector:
                     now=ctx.now,
                     params=[*params, ("min_id", min_id), ("limit", str(PAGE_LIMIT))],
                 )
-                items = response.json()
+                items = json_body(response)
                 if not isinstance(items, list):
                     logger.warning("mastodon page is not a list", extra={"source_id": ctx.source.source_id})
                     items = []

@@ -1,0 +1,523 @@
+"""MastodonConnector.pages() against an in-process fake of the Mastodon REST API (httpx.MockTransport).
+
+The fixtures follow the documented Mastodon entities (Notification, Status, Account). The fake
+answers ``min_id`` the way Mastodon does: the ``limit`` items immediately newer than ``min_id``,
+newest first. It does not filter by ``types[]`` (like a server that ignores the parameter), so
+the connector's own filtering is what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited
+from replywatch.connectors.mastodon import MastodonConnector
+from replywatch.models import MessageKind, Source
+
+NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
+BASE = "https://social.example"
+SOURCE = Source(
+    brand_id="acme", source_id="acme-social", platform="mastodon", base_url=BASE, token_secret="replywatch/acme-social"
+)
+NOTIFICATIONS_PATH = "/api/v1/notifications"
+VERIFY_PATH = "/api/v1/accounts/verify_credentials"
+BRAND_ID = "109000000000000001"
+STATUSES_PATH = f"/api/v1/accounts/{BRAND_ID}/statuses"
+KNOWN = {"account_id": BRAND_ID}  # a cursor from an earlier poll
+
+
+# --- fixtures in Mastodon's documented shapes ---------------------------------------------------------
+
+
+def account(account_id: str, acct: str) -> dict[str, Any]:
+    username = acct.split("@", 1)[0]
+    domain = acct.split("@", 1)[1] if "@" in acct else "social.example"
+    return {
+        "id": account_id,
+        "username": username,
+        "acct": acct,
+        "display_name": username.title(),
+        "locked": False,
+        "bot": False,
+        "created_at": "2024-03-01T00:00:00.000Z",
+        "note": "",
+        "url": f"https://{domain}/@{username}",
+        "avatar": f"https://{domain}/avatars/{account_id}.png",
+        "followers_count": 12,
+        "following_count": 30,
+        "statuses_count": 145,
+        "emojis": [],
+        "fields": [],
+    }
+
+
+BRAND = account(BRAND_ID, "acme")
+CUSTOMER = account("109555", "dana@elsewhere.example")
+
+
+def status(
+    status_id: str,
+    *,
+    author: dict[str, Any] = CUSTOMER,
+    content: str = "<p>hello</p>",
+    created_at: str = "2026-11-23T12:00:00.000Z",
+    visibility: str = "public",
+    in_reply_to_id: str | None = None,
+    in_reply_to_account_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": status_id,
+        "created_at": created_at,
+        "in_reply_to_id": in_reply_to_id,
+        "in_reply_to_account_id": in_reply_to_account_id,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": visibility,
+        "language": "en",
+        "uri": f"{author['url'].rsplit('/@', 1)[0]}/users/{author['username']}/statuses/{status_id}",
+        "url": f"{author['url']}/{status_id}",
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "content": content,
+        "reblog": None,
+        "account": author,
+        "media_attachments": [],
+        "mentions": [{"id": BRAND_ID, "username": "acme", "acct": "acme", "url": f"{BASE}/@acme"}],
+        "tags": [],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+    }
+
+
+def notification(
+    notification_id: str, kind: str = "mention", *, with_status: dict[str, Any] | None = None, **status_fields: Any
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": notification_id,
+        "type": kind,
+        "created_at": "2026-11-23T12:00:01.000Z",
+        "account": CUSTOMER,
+    }
+    if kind != "follow":
+        item["status"] = with_status or status(f"9{notification_id}", **status_fields)
+    return item
+
+
+def mentions(first: int, count: int) -> list[dict[str, Any]]:
+    return [notification(str(first + offset), content=f"<p>question {first + offset}</p>") for offset in range(count)]
+
+
+# --- the fake server -------------------------------------------------------------------------------
+
+
+Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
+
+
+@dataclass
+class FakeMastodon:
+    notifications: list[Any] = field(default_factory=list)
+    statuses: list[Any] = field(default_factory=list)
+    # path -> responses served in order before normal service (None: serve normally this time)
+    scripted: dict[str, list[Scripted]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        queue = self.scripted.get(request.url.path)
+        if queue:
+            answer = queue.pop(0)
+            if isinstance(answer, httpx.Response):
+                return answer
+            if answer is not None:
+                return answer(request)
+        if request.headers.get("Authorization") != "Bearer t":
+            return httpx.Response(401, json={"error": "The access token is invalid"})
+        if request.url.path == VERIFY_PATH:
+            return httpx.Response(200, json=BRAND, headers=self.headers)
+        if request.url.path == NOTIFICATIONS_PATH:
+            return httpx.Response(200, json=self.page(self.notifications, request), headers=self.headers)
+        if request.url.path == STATUSES_PATH:
+            return httpx.Response(200, json=self.page(self.statuses, request), headers=self.headers)
+        return httpx.Response(404, json={"error": "Record not found"})
+
+    @staticmethod
+    def page(items: list[dict[str, Any]], request: httpx.Request) -> list[dict[str, Any]]:
+        min_id = int(request.url.params.get("min_id", "0"))
+        limit = int(request.url.params.get("limit", "20"))
+        newer = sorted((item for item in items if int(item["id"]) > min_id), key=lambda item: int(item["id"]))
+        return list(reversed(newer[:limit]))
+
+    def requests_to(self, path: str) -> list[httpx.Request]:
+        return [request for request in self.requests if request.url.path == path]
+
+
+def poll(
+    fake: FakeMastodon, *, cursor: dict[str, str], max_pages: int = 10, now: datetime = NOW
+) -> tuple[list[Page], ConnectorError | None]:
+    """Every page the connector yields, and the connector error that ended the poll (if any)."""
+
+    async def run() -> tuple[list[Page], ConnectorError | None]:
+        pages: list[Page] = []
+        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
+            ctx = PollContext(source=SOURCE, token="t", client=client, now=now, cursor=cursor, max_pages=max_pages)
+            try:
+                async for page in MastodonConnector().pages(ctx):
+                    pages.append(page)
+            except ConnectorError as error:
+                return pages, error
+        return pages, None
+
+    return asyncio.run(run())
+
+
+def platform_ids(pages: list[Page]) -> list[str]:
+    return [message.platform_id for page in pages for message in page.messages]
+
+
+@pytest.fixture
+def mastodon_log() -> Iterator[list[logging.LogRecord]]:
+    """Records the connector logs (works with or without pytest's logging plugin)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("replywatch.connectors.mastodon")
+    handler, level = Keep(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+# --- the brand's account ------------------------------------------------------------------------------
+
+
+def test_verify_credentials_is_called_when_the_cursor_has_no_account_and_is_cached() -> None:
+    fake = FakeMastodon(notifications=mentions(200, 2))
+    pages, error = poll(fake, cursor={})
+    assert error is None
+    assert fake.requests[0].url.path == VERIFY_PATH
+    assert fake.requests[0].headers["Authorization"] == "Bearer t"
+    assert all(page.cursor["account_id"] == BRAND_ID for page in pages)
+    # the brand's own statuses are read from the account verify_credentials named
+    assert len(fake.requests_to(STATUSES_PATH)) == 1
+
+
+def test_verify_credentials_is_not_called_when_the_cursor_knows_the_account() -> None:
+    fake = FakeMastodon(notifications=mentions(200, 2))
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+    assert fake.requests_to(VERIFY_PATH) == []
+    assert pages[-1].cursor["account_id"] == BRAND_ID
+
+
+def test_the_callers_cursor_is_not_modified() -> None:
+    cursor: dict[str, str] = {}
+    poll(FakeMastodon(notifications=mentions(200, 2)), cursor=cursor)
+    assert cursor == {}
+
+
+# --- paging forwards -------------------------------------------------------------------------------------
+
+
+def test_pages_forward_with_min_id_across_three_pages() -> None:
+    fake = FakeMastodon(notifications=mentions(980, 85))  # ids 980..1064
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+
+    sent_min_ids = [request.url.params["min_id"] for request in fake.requests_to(NOTIFICATIONS_PATH)]
+    assert sent_min_ids == ["0", "1019", "1059"]
+    assert len(pages) == 4  # three of notifications, then one (empty) of the brand's statuses
+    notification_pages = pages[:3]
+    assert [len(page.messages) for page in notification_pages] == [40, 40, 5]
+    assert sorted(platform_ids(notification_pages), key=int) == [f"9{n}" for n in range(980, 1065)]
+
+
+def test_each_page_cursor_is_the_numerically_largest_id_so_far() -> None:
+    fake = FakeMastodon(notifications=mentions(980, 85))
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    # page 1 holds 980..1019: "999" is the largest string but 1019 the largest id
+    assert [page.cursor["notifications"] for page in pages[:3]] == ["1019", "1059", "1064"]
+    assert all(page.cursor["account_id"] == BRAND_ID for page in pages)
+
+
+def test_polling_resumes_from_the_saved_cursor() -> None:
+    fake = FakeMastodon(notifications=mentions(100, 10))
+    pages, _ = poll(fake, cursor={**KNOWN, "notifications": "105"})
+    assert fake.requests_to(NOTIFICATIONS_PATH)[0].url.params["min_id"] == "105"
+    assert platform_ids(pages) == [f"9{n}" for n in (109, 108, 107, 106)]
+
+
+def test_every_notifications_request_carries_type_min_id_and_limit() -> None:
+    fake = FakeMastodon(notifications=mentions(980, 85))
+    poll(fake, cursor=dict(KNOWN))
+    requests = fake.requests_to(NOTIFICATIONS_PATH)
+    assert len(requests) == 3
+    for request in requests:
+        assert request.url.params.get_list("types[]") == ["mention"]
+        assert request.url.params["min_id"]
+        assert request.url.params["limit"] == "40"
+        assert request.headers["Authorization"] == "Bearer t"
+
+
+def test_statuses_request_carries_min_id_and_limit() -> None:
+    fake = FakeMastodon(statuses=[status("301", author=BRAND, in_reply_to_id="9001")])
+    poll(fake, cursor={**KNOWN, "statuses": "300"})
+    (request,) = fake.requests_to(STATUSES_PATH)
+    assert request.url.params["min_id"] == "300"
+    assert request.url.params["limit"] == "40"
+
+
+def test_max_pages_bounds_the_number_of_requests() -> None:
+    fake = FakeMastodon(notifications=mentions(1000, 200))
+    pages, error = poll(fake, cursor=dict(KNOWN), max_pages=2)
+    assert error is None
+    assert len(fake.requests) == 2
+    assert len(pages) == 2
+    assert pages[-1].cursor["notifications"] == "1079"
+
+
+def test_empty_server_yields_one_empty_page_per_stream_and_keeps_the_cursor() -> None:
+    fake = FakeMastodon()
+    pages, error = poll(fake, cursor={**KNOWN, "notifications": "77"})
+    assert error is None
+    assert [page.messages for page in pages] == [[], []]
+    assert pages[-1].cursor == {**KNOWN, "notifications": "77"}
+
+
+# --- what becomes a message -----------------------------------------------------------------------------
+
+
+def test_a_mention_becomes_a_customer_message() -> None:
+    fake = FakeMastodon(notifications=[notification("500", created_at="2026-11-23T11:58:30.250Z")])
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    (message,) = pages[0].messages
+    assert message.brand == "acme"
+    assert message.platform == "mastodon"
+    assert message.source_id == "acme-social"
+    assert message.platform_id == "9500"
+    assert message.author_id == "109555"
+    assert message.author_handle == "@dana@elsewhere.example"
+    assert message.permalink == "https://elsewhere.example/@dana/9500"
+    assert message.created_at == datetime(2026, 11, 23, 11, 58, 30, 250000, tzinfo=UTC)
+    assert message.kind is MessageKind.MENTION
+    assert message.from_brand is False
+    assert message.parent_id is None
+
+
+def test_non_mention_notifications_are_ignored_but_the_cursor_moves_past_them() -> None:
+    brand_post = status("8800", author=BRAND, content="<p>Our autumn sale starts today</p>")
+    fake = FakeMastodon(
+        notifications=[
+            notification("601"),
+            notification("602", "favourite", with_status=brand_post),
+            notification("603", "follow"),
+            notification("604", "reblog", with_status=brand_post),
+            notification("605", "poll", with_status=brand_post),
+            notification("606"),
+        ]
+    )
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    assert platform_ids(pages) == ["9606", "9601"]
+    assert pages[0].skipped == 0
+    assert pages[0].cursor["notifications"] == "606"
+
+
+def test_html_content_becomes_plain_text() -> None:
+    content = (
+        '<p><span class="h-card"><a href="https://social.example/@acme" class="u-url mention">'
+        "@<span>acme</span></a></span> my order &amp; my refund?</p>"
+        "<p>Second line<br />third line &lt;3 &#39;quoted&#39; caf&eacute;</p>"
+    )
+    fake = FakeMastodon(notifications=[notification("700", content=content)])
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    (message,) = pages[0].messages
+    assert message.text == "@acme my order & my refund?\nSecond line\nthird line <3 'quoted' café"
+
+
+def test_direct_visibility_makes_a_dm() -> None:
+    fake = FakeMastodon(notifications=[notification("801", visibility="direct"), notification("802")])
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    kinds = {message.platform_id: message.kind for message in pages[0].messages}
+    assert kinds == {"9801": MessageKind.DM, "9802": MessageKind.MENTION}
+
+
+def test_permalink_falls_back_to_uri_when_url_is_missing() -> None:
+    item = notification("850")
+    item["status"]["url"] = None
+    pages, _ = poll(FakeMastodon(notifications=[item]), cursor=dict(KNOWN))
+    assert pages[0].messages[0].permalink == "https://elsewhere.example/users/dana/statuses/9850"
+
+
+def test_brand_replies_become_brand_messages_with_their_parent() -> None:
+    fake = FakeMastodon(
+        statuses=[
+            status(
+                "1201",
+                author=BRAND,
+                content="<p>@dana sorry! A refund is on its way.</p>",
+                in_reply_to_id="9500",
+                in_reply_to_account_id="109555",
+            ),
+            status("1202", author=BRAND, content="<p>Our autumn sale starts today</p>"),  # not a reply
+        ]
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+    (reply,) = [message for page in pages for message in page.messages]
+    assert reply.platform_id == "1201"
+    assert reply.from_brand is True
+    assert reply.parent_id == "9500"
+    assert reply.parent_key == "mastodon#9500"
+    assert reply.author_handle == "@acme"
+    assert reply.text == "@dana sorry! A refund is on its way."
+    assert pages[-1].cursor["statuses"] == "1202"
+
+
+# --- malformed items --------------------------------------------------------------------------------------
+
+
+SECRET_TEXT = "my card number ends 4242 and my address is 1 Elm Row"
+
+
+def test_malformed_items_are_skipped_counted_and_logged_by_id_only(mastodon_log: list[logging.LogRecord]) -> None:
+    no_created_at = notification("903", content=f"<p>{SECRET_TEXT}</p>")
+    del no_created_at["status"]["created_at"]
+    bad_account = notification("904", content=f"<p>{SECRET_TEXT}</p>")
+    bad_account["status"]["account"] = "dana"
+    fake = FakeMastodon(
+        scripted={
+            NOTIFICATIONS_PATH: [
+                httpx.Response(
+                    200,
+                    json=[
+                        notification("905"),
+                        bad_account,
+                        no_created_at,
+                        "not a notification",
+                        None,
+                        notification("902"),
+                    ],
+                )
+            ]
+        }
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+    first = pages[0]
+    assert platform_ids([first]) == ["9905", "9902"]
+    assert first.skipped == 4
+    assert first.cursor["notifications"] == "905"
+
+    skipped = [record for record in mastodon_log if "malformed" in record.getMessage()]
+    assert len(skipped) == 4
+    assert {getattr(record, "item_id", "absent") for record in skipped} == {"903", "904", None}
+    for record in mastodon_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped
+        assert "Elm Row" not in dumped
+
+
+def test_a_malformed_newest_item_still_advances_the_cursor() -> None:
+    broken = notification("999")
+    del broken["status"]["created_at"]
+    fake = FakeMastodon(scripted={NOTIFICATIONS_PATH: [httpx.Response(200, json=[broken, notification("998")])]})
+    pages, _ = poll(fake, cursor=dict(KNOWN))
+    assert pages[0].skipped == 1
+    assert pages[0].cursor["notifications"] == "999"
+
+
+# --- errors and rate limits -----------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_raises_rate_limited_and_yields_nothing_for_that_request() -> None:
+    fake = FakeMastodon(
+        notifications=mentions(1000, 60),
+        scripted={NOTIFICATIONS_PATH: [None, httpx.Response(429, headers={"Retry-After": "30"})]},
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert isinstance(error, RateLimited)
+    assert error.retry_at == NOW + timedelta(seconds=30)
+    assert len(pages) == 1  # the page before the 429 only
+    assert pages[0].cursor["notifications"] == "1039"
+    assert len(fake.requests_to(NOTIFICATIONS_PATH)) == 2
+    assert fake.requests_to(STATUSES_PATH) == []
+
+
+def test_429_with_only_a_mastodon_reset_header_retries_at_that_time() -> None:
+    reset = {
+        "X-RateLimit-Limit": "300",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "2026-11-23T13:25:00.019685Z",
+    }
+    fake = FakeMastodon(
+        scripted={NOTIFICATIONS_PATH: [httpx.Response(429, headers=reset, json={"error": "Too many requests"})]}
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert isinstance(error, RateLimited)
+    assert error.retry_at == datetime(2026, 11, 23, 13, 25, 0, 19685, tzinfo=UTC)
+    assert pages == []
+
+
+def test_401_raises_auth_failed() -> None:
+    fake = FakeMastodon(scripted={NOTIFICATIONS_PATH: [httpx.Response(401, json={"error": "invalid token"})]})
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert isinstance(error, AuthFailed)
+    assert pages == []
+
+
+def test_401_on_verify_credentials_raises_auth_failed() -> None:
+    fake = FakeMastodon(scripted={VERIFY_PATH: [httpx.Response(401, json={"error": "invalid token"})]})
+    pages, error = poll(fake, cursor={})
+    assert isinstance(error, AuthFailed)
+    assert pages == []
+    assert fake.requests_to(NOTIFICATIONS_PATH) == []
+
+
+def test_a_server_error_raises_connector_error() -> None:
+    fake = FakeMastodon(scripted={NOTIFICATIONS_PATH: [httpx.Response(503, text="maintenance")]})
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert type(error) is ConnectorError
+    assert pages == []
+
+
+def test_a_200_page_that_is_not_json_raises_connector_error() -> None:
+    # e.g. a proxy's HTML maintenance page; anything but a ConnectorError escapes the poller's handling
+    fake = FakeMastodon(
+        scripted={
+            NOTIFICATIONS_PATH: [
+                httpx.Response(200, text="<html><body>Back soon</body></html>", headers={"Content-Type": "text/html"})
+            ]
+        }
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert isinstance(error, ConnectorError)
+    assert pages == []
+
+
+def test_exhausted_rate_limit_yields_the_page_then_raises_rate_limited() -> None:
+    fake = FakeMastodon(
+        notifications=mentions(1000, 60),
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2026-11-23T13:25:00.000000Z"},
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert len(pages) == 1
+    assert len(pages[0].messages) == 40
+    assert pages[0].cursor["notifications"] == "1039"
+    assert isinstance(error, RateLimited)
+    assert error.retry_at == datetime(2026, 11, 23, 13, 25, tzinfo=UTC)
+    assert len(fake.requests) == 1

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from replywatch.store import StateStore
 
 from infra.local import scenario
 from infra.local.fake_mastodon import FakeMastodon
 from infra.local.seed import seed
 from infra.local.stack import LocalStack, running_stack, wait_for
+from replywatch.store import StateStore
 
 _deserialize = TypeDeserializer().deserialize
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.local import scenario
 from replywatch.cli import store_token
 from replywatch.models import Brand, Recipient, SlaPolicy, Source
 from replywatch.store import StateStore
-
-from infra.local import scenario
 
 
 def seed(state: StateStore, secrets: Any, mastodon_url: str) -> None:

@@ -54,6 +54,8 @@ lint: $(VENV)/.stamp $(TOOLS_VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check layers functions
 	$(VENV)/bin/mypy
+	@# Each handler is a module named `app`: check them one at a time.
+	for handler in functions/*/app.py; do $(VENV)/bin/mypy --strict "$$handler" || exit 1; done
 	$(VENV)/bin/cfn-lint template.yaml
 	PATH=$(CURDIR)/$(TOOLS_VENV)/bin:$$PATH $(TOOLS_VENV)/bin/sam validate --lint --template template.yaml
 

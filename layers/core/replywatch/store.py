@@ -16,6 +16,8 @@ two concurrent handlers can never count a message twice.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -53,6 +55,8 @@ BRANDS_PK = "BRANDS"
 SOURCES_PK = "SOURCES"
 TOTALS_SK = "TOTALS"
 HISTOGRAM_PREFIX = "h_"
+TRANSACTION_ATTEMPTS = 5
+TRANSACTION_BACKOFF_SECONDS = 0.02
 
 _MESSAGE_FIELDS = frozenset(MessageRecord.model_fields)
 
@@ -82,6 +86,16 @@ def _cancelled_by_condition(error: ClientError) -> bool:
         return False
     reasons = error.response.get("CancellationReasons") or []
     return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+
+
+def _cancelled_by_contention(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    if code == "TransactionConflictException":
+        return True
+    reasons = error.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        reason.get("Code") == "TransactionConflict" for reason in reasons
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -488,12 +502,18 @@ class MessageStore:
         }
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if _cancelled_by_condition(error):
-                raise Conflict() from error
-            raise
+        """All or nothing. A failed condition is a :class:`Conflict`; a clash with another
+        transaction on a shared item (a day or totals counter) is retried, conditions and all."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                if _cancelled_by_condition(error):
+                    raise Conflict() from error
+                if not _cancelled_by_contention(error) or attempt == TRANSACTION_ATTEMPTS:
+                    raise
+            time.sleep(random.uniform(0.5, 1.5) * TRANSACTION_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
 
 
 class StateStore:

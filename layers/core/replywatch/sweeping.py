@@ -62,7 +62,13 @@ class Sweeper:
                     )
                     report.failed.append(key)
                     continue
-                if self.messages.mark_overdue(record, now=now):
+                try:
+                    flagged = self.messages.mark_overdue(record, now=now)
+                except Exception as error:  # the next sweep retries; its alert is already claimed
+                    logger.warning("could not flag overdue", extra={"message_key": key, "error": type(error).__name__})
+                    report.failed.append(key)
+                    continue
+                if flagged:
                     report.flagged.append(key)
         logger.info("sweep done", extra={"flagged": len(report.flagged), "failed": len(report.failed)})
         return report

@@ -1,0 +1,87 @@
+"""What template.yaml promises, checked on the template itself (MiniStack ignores PITR, SSE and TTL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.template import resource, template
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return {name: body for name, body in template()["Resources"].items() if body["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("table", ["MessagesTable", "StateTable"])
+def test_tables_are_on_demand_encrypted_recoverable_and_expire_items(table: str) -> None:
+    props = resource(table)["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert resource(table)["DeletionPolicy"] == "Retain"
+
+
+def test_the_messages_stream_drives_process_with_partial_failures_bounded_retries_and_a_failure_queue() -> None:
+    assert resource("MessagesTable")["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    stream = resource("ProcessFunction")["Properties"]["Events"]["Stream"]["Properties"]
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
+    assert stream["MaximumRecordAgeInSeconds"] == {"Ref": "StreamMaxRecordAgeSeconds"}
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": "ProcessFailureQueue.Arn"}
+    assert stream["FilterCriteria"]["Filters"] == [{"Pattern": '{"eventName": ["INSERT"]}'}]
+
+
+def test_functions_run_python_313_on_a_parameterised_architecture_defaulting_to_arm64() -> None:
+    globals_ = template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == [{"Ref": "Architecture"}]
+    assert template()["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert globals_["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "replywatch"
+
+
+def test_poll_and_sweep_run_on_schedules_whose_rate_is_a_parameter() -> None:
+    for function, parameter in (("PollFunction", "PollSchedule"), ("SweepFunction", "SweepSchedule")):
+        event = resource(function)["Properties"]["Events"]["Schedule"]
+        assert event["Properties"]["Schedule"] == {"Ref": parameter}
+        assert template()["Parameters"][parameter]["Default"] == "rate(1 minute)"
+
+
+def test_the_api_requires_iam_and_routes_every_path_the_code_serves() -> None:
+    assert resource("Api")["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    paths = {event["Properties"]["Path"] for event in resource("ApiFunction")["Properties"]["Events"].values()}
+    assert paths == {"/brands/{brand_id}/stats", "/brands/{brand_id}/messages", "/openapi.json"}
+
+
+def test_no_secret_or_token_is_passed_in_environment_variables() -> None:
+    for name, body in {"Globals": template()["Globals"]["Function"], **functions()}.items():
+        variables = body.get("Properties", body).get("Environment", {}).get("Variables", {})
+        assert not [key for key in variables if any(word in key.upper() for word in ("TOKEN", "SECRET", "PASSWORD"))], (
+            name
+        )
+
+
+def test_only_the_poller_reads_secrets_and_only_under_the_prefix() -> None:
+    readers = []
+    for name, body in functions().items():
+        for policy in body["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if "secretsmanager:GetSecretValue" in str(statement["Action"]):
+                    readers.append(name)
+                    assert "${SecretPrefix}*" in statement["Resource"]["Fn::Sub"]
+    assert readers == ["PollFunction"]
+
+
+def test_email_may_only_be_sent_from_the_alert_sender_and_sms_never_to_topics() -> None:
+    for name in ("ProcessFunction", "SweepFunction"):
+        statements = [
+            s for p in resource(name)["Properties"]["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])
+        ]
+        ses = next(s for s in statements if s["Action"] == "ses:SendEmail")
+        assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "AlertSender"}}}
+        deny = next(s for s in statements if s["Effect"] == "Deny")
+        assert deny["Action"] == "sns:Publish"
+    api_policies = str(resource("ApiFunction")["Properties"]["Policies"])
+    assert "DynamoDBReadPolicy" in api_policies and "Crud" not in api_policies

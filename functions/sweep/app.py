@@ -23,4 +23,5 @@ runtime = Runtime(Settings.from_env())
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = runtime.sweeper.sweep(datetime.now(UTC))
     metrics.add_metric(name="MessagesOverdue", unit=MetricUnit.Count, value=len(report.flagged))
-    return {"flagged": report.flagged, "failed": report.failed}
+    metrics.add_metric(name="AlertsFailed", unit=MetricUnit.Count, value=report.alerts_failed)
+    return {"flagged": report.flagged, "failed": report.failed, "alerts_failed": report.alerts_failed}

@@ -3,6 +3,11 @@
 Each alert goes to each recipient and channel at most once: the right to send
 is claimed with a conditional write first, and given back only when sending
 fails, so a redelivered stream batch or a second sweep sends nothing again.
+
+A send that fails (an address SES refuses, a number that opted out of SMS) is
+logged and reported, never raised: one unreachable recipient must not keep a
+message from being flagged or hold up a stream shard. Transient throttling is
+retried by the clients themselves (botocore's standard retry mode).
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ logger = logging.getLogger(__name__)
 
 SMS_LIMIT = 160
 ALERT_MARKER_RETENTION = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sent: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,11 +137,10 @@ def deliver(
     notifier: Notifier,
     now: datetime,
     level: int = 0,
-) -> int:
-    """Send an alert to every recipient who wants this kind; returns how many were sent now."""
+) -> Delivery:
+    """Send an alert to every recipient who wants this kind, each channel at most once."""
     content = render(kind, message, brand, policy, now)
-    sent = 0
-    failures: list[Exception] = []
+    sent = failed = 0
     for recipient in recipients:
         if kind.value not in recipient.alert_kinds:
             continue
@@ -143,8 +153,9 @@ def deliver(
                     notifier.send_email(recipient.email, content)
                 elif channel is Channel.SMS and recipient.phone:
                     notifier.send_sms(recipient.phone, content.sms)
-            except Exception as error:  # give the claim back so a retry sends it
+            except Exception as error:  # give the claim back so a redelivery may send it
                 claims.release_alert(message.key, slot)
+                failed += 1
                 logger.warning(
                     "alert not sent",
                     extra={
@@ -154,7 +165,6 @@ def deliver(
                         "error": type(error).__name__,
                     },
                 )
-                failures.append(error)
                 continue
             sent += 1
             logger.info(
@@ -166,9 +176,7 @@ def deliver(
                     "channel": channel.value,
                 },
             )
-    if failures:
-        raise failures[0]
-    return sent
+    return Delivery(sent=sent, failed=failed)
 
 
 class AwsNotifier:

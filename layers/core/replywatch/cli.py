@@ -23,11 +23,12 @@ from replywatch.connectors import REGISTRY
 from replywatch.models import Brand, Recipient, SlaPolicy, Source
 from replywatch.store import StateStore
 
-SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
+DEFAULT_SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
 
 
-def secret_name(brand_id: str, source_id: str) -> str:
-    return f"{SECRET_PREFIX}{brand_id}/{source_id}"
+def secret_name(brand_id: str, source_id: str, prefix: str = DEFAULT_SECRET_PREFIX) -> str:
+    """Where a source's token lives; the stack's functions may read only names under its SecretPrefix."""
+    return f"{prefix}{brand_id}/{source_id}"
 
 
 def store_token(secrets: Any, name: str, token: str) -> None:
@@ -38,12 +39,14 @@ def store_token(secrets: Any, name: str, token: str) -> None:
         secrets.put_secret_value(SecretId=name, SecretString=token)
 
 
-def state_table_of_stack(cloudformation: Any, stack: str) -> str:
-    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "StateTableName":
-            return str(output["OutputValue"])
-    raise SystemExit(f"stack {stack!r} has no StateTableName output")
+def stack_settings(cloudformation: Any, stack: str) -> tuple[str, str]:
+    """The stack's state table and the secret-name prefix its functions may read."""
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in described.get("Parameters", [])}
+    if "StateTableName" not in outputs:
+        raise SystemExit(f"stack {stack!r} has no StateTableName output")
+    return str(outputs["StateTableName"]), str(parameters.get("SecretPrefix") or DEFAULT_SECRET_PREFIX)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="CloudFormation stack name (its StateTableName output is used)")
     where.add_argument("--state-table", help="The state table's name")
+    parser.add_argument(
+        "--secret-prefix",
+        help=f"with --state-table: the stack's SecretPrefix (default {DEFAULT_SECRET_PREFIX}); --stack reads it",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     brand = commands.add_parser("add-brand", help="create or update a brand")
@@ -80,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     session = boto3.session.Session()
-    table = args.state_table or state_table_of_stack(session.client("cloudformation"), args.stack)
+    if args.stack:
+        table, prefix = stack_settings(session.client("cloudformation"), args.stack)
+    else:
+        table, prefix = args.state_table, args.secret_prefix or DEFAULT_SECRET_PREFIX
     state = StateStore(session.client("dynamodb"), table)
     try:
         if args.command == "add-brand":
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             token = sys.stdin.read().strip()
             if not token:
                 raise SystemExit("pipe the access token on standard input")
-            name = secret_name(args.brand_id, args.source_id)
+            name = secret_name(args.brand_id, args.source_id, prefix)
             source = Source(
                 brand_id=args.brand_id,
                 source_id=args.source_id,

@@ -125,8 +125,9 @@ class Source(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("base_url must be an http(s) URL")
+        # Tokens travel to this URL: plain http only to this machine (local fakes and tests).
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+            raise ValueError("base_url must be an https:// URL")
         return value.rstrip("/")
 
 

@@ -77,14 +77,16 @@ class Processor:
             if parent.first_response_at is not None and parent.first_response_at <= replied_at:
                 return
             previous = parent.first_response_at
+            # The due time fixed when it was counted, so a later SLA change cannot skew the sums.
+            due_at = parent.due_at or sla.first_response_due(parent.created_at, policy)
             try:
                 self.messages.record_first_response(
                     parent,
                     reply_key=reply_key,
                     replied_at=replied_at,
                     seconds=sla.response_seconds(parent.created_at, replied_at),
-                    within_sla=sla.within_sla(parent.created_at, replied_at, policy),
-                    previous_within_sla=previous is not None and sla.within_sla(parent.created_at, previous, policy),
+                    within_sla=replied_at <= due_at,
+                    previous_within_sla=previous is not None and previous <= due_at,
                 )
             except Conflict:
                 continue

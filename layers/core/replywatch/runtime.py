@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field
 
 from replywatch.alerts import AwsNotifier
@@ -94,7 +95,12 @@ class Runtime:
 
     @cached_property
     def notifier(self) -> AwsNotifier:
-        return AwsNotifier(self._session.client("sesv2"), self._session.client("sns"), self.settings.alert_sender)
+        retries = Config(retries={"mode": "standard", "max_attempts": 5})
+        return AwsNotifier(
+            self._session.client("sesv2", config=retries),
+            self._session.client("sns", config=retries),
+            self.settings.alert_sender,
+        )
 
     @cached_property
     def poller(self) -> Poller:

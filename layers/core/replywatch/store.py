@@ -129,7 +129,10 @@ def _query_all(client: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]
 
 def _is_page_token(start: Mapping[str, Any], names: set[str], partition: str, value: str) -> bool:
     """A LastEvaluatedKey of this index and partition: only string key attributes, nothing else."""
-    strings = all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in start.values())
+    strings = all(
+        isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and 0 < len(v["S"]) <= 1024
+        for v in start.values()
+    )
     return set(start) == names and strings and start[partition] == {"S": value}
 
 

@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 class SweepReport:
     flagged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    alerts_failed: int = 0
 
 
 @dataclass
@@ -28,7 +29,8 @@ class Sweeper:
 
     def sweep(self, now: datetime) -> SweepReport:
         """Alert first, then flag: a crash in between means the next sweep retries the
-        flag, and the alert claims stop a second alert."""
+        flag, and the alert claims stop a second alert. A recipient who cannot be
+        reached does not stop the flag."""
         report = SweepReport()
         for brand in self.state.list_brands():
             recipients = None
@@ -45,7 +47,7 @@ class Sweeper:
                 if recipients is None:
                     recipients = self.state.list_recipients(brand.brand_id)
                 try:
-                    alerts.deliver(
+                    delivery = alerts.deliver(
                         AlertKind.OVERDUE,
                         record,
                         brand,
@@ -55,16 +57,9 @@ class Sweeper:
                         notifier=self.notifier,
                         now=now,
                     )
-                except Exception as error:
-                    logger.warning(
-                        "overdue alert failed; will retry next sweep",
-                        extra={"message_key": key, "error": type(error).__name__},
-                    )
-                    report.failed.append(key)
-                    continue
-                try:
+                    report.alerts_failed += delivery.failed
                     flagged = self.messages.mark_overdue(record, now=now)
-                except Exception as error:  # the next sweep retries; its alert is already claimed
+                except Exception as error:  # storage trouble: the next sweep retries; sent alerts stay claimed
                     logger.warning("could not flag overdue", extra={"message_key": key, "error": type(error).__name__})
                     report.failed.append(key)
                     continue

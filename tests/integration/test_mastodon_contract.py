@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -381,8 +382,10 @@ def assert_stored_exactly(world: World, mentions: set[str], replies: dict[str, s
     brand = {item["platform_id"]: item for item in items if item["from_brand"]}
     assert {platform_id: item["parent_id"] for platform_id, item in brand.items()} == replies
     for platform_id, item in brand.items():
-        assert item["pk"] == f"mastodon#{platform_id}"
-        assert item["parent_key"] == f"mastodon#{replies[platform_id]}"
+        network = urlsplit(world.base_url).netloc
+        assert item["network"] == network
+        assert item["pk"] == f"acme#mastodon@{network}#{platform_id}"
+        assert item["parent_key"] == f"acme#mastodon@{network}#{replies[platform_id]}"
 
 
 def test_poller_stores_every_message_once_and_resumes_from_its_cursor(stack: Stack, mock: World) -> None:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -253,7 +254,8 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
 
     swept_at = datetime.now(UTC)
     want = expected(now, swept_at)
-    overdue = {f"mastodon#{ids.mention_of[m.author]}" for m in scenario.MENTIONS
+    network = urlsplit(fake.base_url).netloc
+    overdue = {f"acme#mastodon@{network}#{ids.mention_of[m.author]}" for m in scenario.MENTIONS
                if m.reply_after is None and scenario.posted_at(m, now) + scenario.SLA < swept_at}
     assert len(overdue) == want.overdue > 0
 
@@ -279,10 +281,10 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
     assert all(report.failed == [] for report in reports)
 
     by_author = {ids.mention_of[m.author]: m.author for m in scenario.MENTIONS}
-    want_emails = Counter((email, by_author[key.split("#", 1)[1]]) for key in overdue
+    want_emails = Counter((email, by_author[key.rsplit("#", 1)[1]]) for key in overdue
                           for _rid, _name, email, _phone, kinds in scenario.RECIPIENTS
                           if email and "overdue" in kinds)
-    want_sms = Counter((phone, by_author[key.split("#", 1)[1]]) for key in overdue
+    want_sms = Counter((phone, by_author[key.rsplit("#", 1)[1]]) for key in overdue
                        for _rid, _name, _email, phone, kinds in scenario.RECIPIENTS
                        if phone and "overdue" in kinds)
     emails, sms = overdue_alerts()

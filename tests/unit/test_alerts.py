@@ -262,8 +262,8 @@ def test_failed_sms_releases_its_claim_and_is_reported_not_raised() -> None:
     delivery = deliver(AlertKind.OVERDUE, record(), BRAND, POLICY, [OPS], claims=claims, notifier=failing, now=NOW)
     assert (delivery.sent, delivery.failed) == (1, 1)
     assert failing.sent == [("email", "ops@acme.example", failing.sent[0][2])]
-    assert claims.released == [("mastodon#110", "overdue#0#ops#sms")]
-    assert list(claims.held) == [("mastodon#110", "overdue#0#ops#email")]
+    assert claims.released == [(record().key, "overdue#0#ops#sms")]
+    assert list(claims.held) == [(record().key, "overdue#0#ops#email")]
 
 
 def test_retry_after_a_failed_sms_sends_only_the_sms() -> None:

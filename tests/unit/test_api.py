@@ -257,7 +257,7 @@ def test_messages_page_lists_items_and_an_opaque_next_token(messages: FakeMessag
     assert status == 200, body
     assert [item["platform_id"] for item in body["items"]] == ["9101", "9102"]
     first = body["items"][0]
-    assert first["key"] == "mastodon#9101"
+    assert first["key"] == "acme#mastodon#9101"
     assert first["status"] == "open"
     assert first["kind"] == "mention"
     assert first["permalink"] == "https://elsewhere.example/@dana/9101"

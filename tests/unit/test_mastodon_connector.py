@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -382,7 +383,8 @@ def test_brand_replies_become_brand_messages_with_their_parent() -> None:
     assert reply.platform_id == "1201"
     assert reply.from_brand is True
     assert reply.parent_id == "9500"
-    assert reply.parent_key == "mastodon#9500"
+    assert reply.network == urlsplit(SOURCE.base_url).netloc
+    assert reply.parent_key == f"acme#mastodon@{reply.network}#9500"
     assert reply.author_handle == "@acme"
     assert reply.text == "@dana sorry! A refund is on its way."
     assert pages[-1].cursor["statuses"] == "1202"

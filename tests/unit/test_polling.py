@@ -92,7 +92,7 @@ def test_a_crashing_source_is_marked_and_the_others_are_still_polled(fake_platfo
     health = run(poller)
 
     assert health == {"crashes": "error", "fine": "ok", "limited": "rate_limited"}
-    assert messages.keys == {"fake#fine-1", "fake#l1"}
+    assert messages.keys == {"acme#fake#fine-1", "acme#fake#l1"}
     assert state.states["crashes"].last_error == "KeyError"
     assert state.states["crashes"].cursor == {}
     assert state.states["fine"].cursor == {"since": "1"}

@@ -62,6 +62,10 @@ class Message(BaseModel):
     platform: Annotated[str, Field(description="Platform name, e.g. 'mastodon'")]
     source_id: Annotated[Slug, Field(description="The source (connected account) it came from")]
     platform_id: Annotated[str, Field(min_length=1, description="The platform's own id for the message")]
+    network: Annotated[
+        str | None,
+        Field(description="For federated platforms, the server whose ids these are (e.g. mastodon.social)"),
+    ] = None
     thread_id: Annotated[str | None, Field(description="The conversation/thread root id, when known")] = None
     parent_id: Annotated[str | None, Field(description="Platform id of the message this one replies to")] = None
     author_id: Annotated[str, Field(description="The platform's id of the author")]
@@ -74,16 +78,21 @@ class Message(BaseModel):
 
     @property
     def key(self) -> str:
-        """The idempotency key: one item per (platform, platform id)."""
-        return message_key(self.platform, self.platform_id)
+        """The idempotency key: one item per brand and (platform, platform id)."""
+        return message_key(self.brand, self.platform, self.platform_id, self.network)
 
     @property
     def parent_key(self) -> str | None:
-        return message_key(self.platform, self.parent_id) if self.parent_id else None
+        if not self.parent_id:
+            return None
+        return message_key(self.brand, self.platform, self.parent_id, self.network)
 
 
-def message_key(platform: str, platform_id: str) -> str:
-    return f"{platform}#{platform_id}"
+def message_key(brand: str, platform: str, platform_id: str, network: str | None = None) -> str:
+    """``acme#mastodon@mastodon.social#1130…``: scoped by brand (two brands may be mentioned
+    in one post) and, on federated platforms, by server (ids are only unique per server)."""
+    where = f"{platform}@{network}" if network else platform
+    return f"{brand}#{where}#{platform_id}"
 
 
 class SlaPolicy(BaseModel):

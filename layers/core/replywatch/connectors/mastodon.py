@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -154,6 +155,7 @@ class MastodonConnector:
             platform=self.platform,
             source_id=ctx.source.source_id,
             platform_id=status.id,
+            network=urlsplit(ctx.source.base_url).netloc,
             parent_id=status.in_reply_to_id,
             author_id=status.account.id,
             author_handle=f"@{status.account.acct}",

@@ -272,9 +272,13 @@ def test_pages_collect_every_mention_and_reply_exactly_once(mock: World) -> None
     assert len(notification_requests) >= 3, "the mentions span several pages of 40"
     assert all(request.url.params["limit"] == str(PAGE_LIMIT) for request in notification_requests)
     assert all(request.url.params.get_list("types[]") == ["mention"] for request in notification_requests)
-    # Paging forwards: each request starts where the previous page's cursor ended.
-    page_cursors = [page.cursor.get("notifications", "0") for page in pages]
-    assert min_ids(notification_requests) == ["0", *page_cursors[: len(notification_requests) - 1]]
+    # A new source: the newest page first, then backwards, each request just before the last page.
+    first_request = notification_requests[0].url.params
+    assert "min_id" not in first_request and "max_id" not in first_request
+    notification_pages = pages[: len(notification_requests)]
+    for request, previous in zip(notification_requests[1:], notification_pages, strict=False):
+        ids = [world.notification_of[m.platform_id] for m in previous.messages]
+        assert request.url.params["max_id"] == min(ids, key=_id_key)
 
     found = inbound(pages)
     ids = [message.platform_id for message in found]
@@ -283,10 +287,10 @@ def test_pages_collect_every_mention_and_reply_exactly_once(mock: World) -> None
     assert set(ids) == set(world.mentions), (
         f"missing {sorted(set(world.mentions) - set(ids))}, unexpected {sorted(set(ids) - set(world.mentions))}"
     )
-    # Pages come oldest first: each page holds the notifications right after the previous page's.
+    # Pages come newest first: each page holds the notifications right before the previous page's.
     per_page = [[world.notification_of[m.platform_id] for m in page.messages if not m.from_brand] for page in pages]
     flat = [sorted(ids, key=_id_key) for ids in per_page if ids]
-    assert [notification for ids in flat for notification in ids] == [
+    assert [notification for ids in reversed(flat) for notification in ids] == [
         world.notification_of[status_id] for status_id in world.notification_order()
     ]
     assert [len(ids) for ids in flat][:2] == [PAGE_LIMIT, PAGE_LIMIT]
@@ -426,11 +430,14 @@ def test_rate_limit_on_the_second_page_keeps_the_first_and_loses_nothing(stack: 
     assert source_report.pages == 1 and source_report.stored == PAGE_LIMIT
 
     order = world.notification_order()
-    first_page = order[:PAGE_LIMIT]
+    first_page = order[-PAGE_LIMIT:]  # a new source reads the newest page first
     assert_stored_exactly(world, set(first_page), replies={})
     state = stack.source_state()
     assert state.health == "rate_limited"
-    assert state.cursor["notifications"] == world.notification_of[first_page[-1]], "only up to what is stored"
+    assert state.cursor["notifications"] == world.notification_of[first_page[-1]]
+    assert state.cursor["notifications_backfill_max_id"] == world.notification_of[first_page[0]], (
+        "the read backwards resumes right before what is stored"
+    )
     assert "statuses" not in state.cursor
     assert state.resume_after is not None and now < state.resume_after <= now + timedelta(seconds=2)
 
@@ -471,11 +478,12 @@ def test_server_trouble_on_the_second_page_is_a_source_error_and_loses_nothing(
     report = asyncio.run(first_poll())
     assert report.health == "error"
     assert report.pages == 1 and report.stored == PAGE_LIMIT
-    first_page = world.notification_order()[:PAGE_LIMIT]
+    first_page = world.notification_order()[-PAGE_LIMIT:]
     assert_stored_exactly(world, set(first_page), replies={})
     state = stack.source_state()
     assert state.health == "error" and state.last_error
     assert state.cursor["notifications"] == world.notification_of[first_page[-1]]
+    assert state.cursor["notifications_backfill_max_id"] == world.notification_of[first_page[0]]
 
     report = stack.poll(now + timedelta(minutes=1))
     assert report.sources[0].health == "ok" and report.sources[0].duplicates == 0

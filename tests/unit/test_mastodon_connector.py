@@ -33,6 +33,7 @@ VERIFY_PATH = "/api/v1/accounts/verify_credentials"
 BRAND_ID = "109000000000000001"
 STATUSES_PATH = f"/api/v1/accounts/{BRAND_ID}/statuses"
 KNOWN = {"account_id": BRAND_ID}  # a cursor from an earlier poll
+FORWARD = {**KNOWN, "notifications": "0", "statuses": "0"}  # read everything forwards from the start
 
 
 # --- fixtures in Mastodon's documented shapes ---------------------------------------------------------
@@ -154,24 +155,43 @@ class FakeMastodon:
 
     @staticmethod
     def page(items: list[dict[str, Any]], request: httpx.Request) -> list[dict[str, Any]]:
-        min_id = int(request.url.params.get("min_id", "0"))
+        """Mastodon's paging, newest first: min_id gives the items just after it, max_id those
+        before it, neither the newest."""
         limit = int(request.url.params.get("limit", "20"))
-        newer = sorted((item for item in items if int(item["id"]) > min_id), key=lambda item: int(item["id"]))
-        return list(reversed(newer[:limit]))
+        ordered = sorted(items, key=lambda item: int(item["id"]))
+        if "min_id" in request.url.params:
+            min_id = int(request.url.params["min_id"])
+            return list(reversed([item for item in ordered if int(item["id"]) > min_id][:limit]))
+        if "max_id" in request.url.params:
+            ordered = [item for item in ordered if int(item["id"]) < int(request.url.params["max_id"])]
+        return list(reversed(ordered))[:limit]
 
     def requests_to(self, path: str) -> list[httpx.Request]:
         return [request for request in self.requests if request.url.path == path]
 
 
 def poll(
-    fake: FakeMastodon, *, cursor: dict[str, str], max_pages: int = 10, now: datetime = NOW
+    fake: FakeMastodon,
+    *,
+    cursor: dict[str, str],
+    max_pages: int = 10,
+    now: datetime = NOW,
+    backfill_from: datetime | None = None,
 ) -> tuple[list[Page], ConnectorError | None]:
     """Every page the connector yields, and the connector error that ended the poll (if any)."""
 
     async def run() -> tuple[list[Page], ConnectorError | None]:
         pages: list[Page] = []
         async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(source=SOURCE, token="t", client=client, now=now, cursor=cursor, max_pages=max_pages)
+            ctx = PollContext(
+                source=SOURCE,
+                token="t",
+                client=client,
+                now=now,
+                cursor=cursor,
+                max_pages=max_pages,
+                backfill_from=backfill_from,
+            )
             try:
                 async for page in MastodonConnector().pages(ctx):
                     pages.append(page)
@@ -237,7 +257,7 @@ def test_the_callers_cursor_is_not_modified() -> None:
 
 def test_pages_forward_with_min_id_across_three_pages() -> None:
     fake = FakeMastodon(notifications=mentions(980, 85))  # ids 980..1064
-    pages, error = poll(fake, cursor=dict(KNOWN))
+    pages, error = poll(fake, cursor=dict(FORWARD))
     assert error is None
 
     sent_min_ids = [request.url.params["min_id"] for request in fake.requests_to(NOTIFICATIONS_PATH)]
@@ -250,7 +270,7 @@ def test_pages_forward_with_min_id_across_three_pages() -> None:
 
 def test_each_page_cursor_is_the_numerically_largest_id_so_far() -> None:
     fake = FakeMastodon(notifications=mentions(980, 85))
-    pages, _ = poll(fake, cursor=dict(KNOWN))
+    pages, _ = poll(fake, cursor=dict(FORWARD))
     # page 1 holds 980..1019: "999" is the largest string but 1019 the largest id
     assert [page.cursor["notifications"] for page in pages[:3]] == ["1019", "1059", "1064"]
     assert all(page.cursor["account_id"] == BRAND_ID for page in pages)
@@ -265,7 +285,7 @@ def test_polling_resumes_from_the_saved_cursor() -> None:
 
 def test_every_notifications_request_carries_type_min_id_and_limit() -> None:
     fake = FakeMastodon(notifications=mentions(980, 85))
-    poll(fake, cursor=dict(KNOWN))
+    poll(fake, cursor=dict(FORWARD))
     requests = fake.requests_to(NOTIFICATIONS_PATH)
     assert len(requests) == 3
     for request in requests:
@@ -283,13 +303,17 @@ def test_statuses_request_carries_min_id_and_limit() -> None:
     assert request.url.params["limit"] == "40"
 
 
-def test_max_pages_bounds_the_number_of_requests() -> None:
-    fake = FakeMastodon(notifications=mentions(1000, 200))
-    pages, error = poll(fake, cursor=dict(KNOWN), max_pages=2)
+def test_max_pages_bounds_the_requests_of_each_stream() -> None:
+    fake = FakeMastodon(
+        notifications=mentions(1000, 200), statuses=[status("301", author=BRAND, in_reply_to_id="9001")]
+    )
+    pages, error = poll(fake, cursor=dict(FORWARD), max_pages=2)
     assert error is None
-    assert len(fake.requests) == 2
-    assert len(pages) == 2
-    assert pages[-1].cursor["notifications"] == "1079"
+    assert len(fake.requests_to(NOTIFICATIONS_PATH)) == 2
+    assert pages[1].cursor["notifications"] == "1079"
+    # A long backlog of mentions does not starve the brand's replies: they have their own budget.
+    assert len(fake.requests_to(STATUSES_PATH)) == 1
+    assert [message.platform_id for message in pages[-1].messages] == ["301"]
 
 
 def test_empty_server_yields_one_empty_page_per_stream_and_keeps_the_cursor() -> None:
@@ -297,7 +321,8 @@ def test_empty_server_yields_one_empty_page_per_stream_and_keeps_the_cursor() ->
     pages, error = poll(fake, cursor={**KNOWN, "notifications": "77"})
     assert error is None
     assert [page.messages for page in pages] == [[], []]
-    assert pages[-1].cursor == {**KNOWN, "notifications": "77"}
+    # Nothing exists yet on the statuses stream, so it will read forwards from the start.
+    assert pages[-1].cursor == {**KNOWN, "notifications": "77", "statuses": "0"}
 
 
 # --- what becomes a message -----------------------------------------------------------------------------
@@ -451,7 +476,7 @@ def test_429_with_retry_after_raises_rate_limited_and_yields_nothing_for_that_re
         notifications=mentions(1000, 60),
         scripted={NOTIFICATIONS_PATH: [None, httpx.Response(429, headers={"Retry-After": "30"})]},
     )
-    pages, error = poll(fake, cursor=dict(KNOWN))
+    pages, error = poll(fake, cursor=dict(FORWARD))
     assert isinstance(error, RateLimited)
     assert error.retry_at == NOW + timedelta(seconds=30)
     assert len(pages) == 1  # the page before the 429 only
@@ -516,10 +541,76 @@ def test_exhausted_rate_limit_yields_the_page_then_raises_rate_limited() -> None
         notifications=mentions(1000, 60),
         headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2026-11-23T13:25:00.000000Z"},
     )
-    pages, error = poll(fake, cursor=dict(KNOWN))
+    pages, error = poll(fake, cursor=dict(FORWARD))
     assert len(pages) == 1
     assert len(pages[0].messages) == 40
     assert pages[0].cursor["notifications"] == "1039"
     assert isinstance(error, RateLimited)
     assert error.retry_at == datetime(2026, 11, 23, 13, 25, tzinfo=UTC)
     assert len(fake.requests) == 1
+
+
+# --- a new source: the newest page, then backwards through the backfill window ----------------------
+
+
+def hours_ago(hours: float) -> str:
+    return (NOW - timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def aged_mentions(first: int, count: int, *, newest_hours_ago: float = 0.5, step_hours: float = 0.25) -> list[dict]:
+    """``count`` mentions, ids upwards from ``first``, the highest id the newest."""
+    items = []
+    for offset in range(count):
+        age = newest_hours_ago + (count - 1 - offset) * step_hours
+        items.append(
+            notification(str(first + offset), content=f"<p>question {first + offset}</p>", created_at=hours_ago(age))
+        )
+        items[-1]["created_at"] = hours_ago(age)
+    return items
+
+
+def test_a_new_source_reads_the_newest_page_then_backwards_until_the_window_starts() -> None:
+    # 100 mentions, one every 15 minutes: 25 hours of history; the window is the last 24 hours.
+    fake = FakeMastodon(notifications=aged_mentions(5000, 100))
+    pages, error = poll(fake, cursor=dict(KNOWN), backfill_from=NOW - timedelta(hours=24))
+    assert error is None
+
+    requests = fake.requests_to(NOTIFICATIONS_PATH)
+    assert "min_id" not in requests[0].url.params and "max_id" not in requests[0].url.params
+    assert [request.url.params["max_id"] for request in requests[1:]] == ["5060", "5020"]
+    collected = sorted(int(platform_id[1:]) for platform_id in platform_ids(pages[:3]))
+    inside = [
+        int(item["id"])
+        for item in fake.notifications
+        if datetime.fromisoformat(item["created_at"]) >= NOW - timedelta(hours=24)
+    ]
+    assert collected == sorted(inside) and len(inside) < 100
+    # Done: later polls go forwards from the newest mention, and no backfill is left.
+    assert pages[-1].cursor["notifications"] == "5099"
+    assert not any(key.endswith("_backfill_max_id") for key in pages[-1].cursor)
+
+
+def test_a_backfill_cut_short_by_the_budget_resumes_after_reading_what_is_new() -> None:
+    fake = FakeMastodon(notifications=aged_mentions(5000, 100, step_hours=0.1))  # all within 24 h
+    first, _ = poll(fake, cursor=dict(KNOWN), max_pages=2, backfill_from=NOW - timedelta(hours=24))
+    cursor = first[-1].cursor
+    assert cursor["notifications"] == "5099"
+    assert cursor["notifications_backfill_max_id"] == "5020"
+    assert len(platform_ids(first)) == 80
+
+    fake.notifications += mentions(6000, 3)  # new mentions meanwhile
+    fake.requests.clear()
+    later, _ = poll(fake, cursor=dict(cursor), backfill_from=NOW - timedelta(hours=24))
+    requests = fake.requests_to(NOTIFICATIONS_PATH)
+    assert requests[0].url.params["min_id"] == "5099"
+    assert requests[1].url.params["max_id"] == "5020"
+    got = platform_ids(first) + platform_ids(later)
+    assert sorted(got) == sorted({*got}) and len(got) == 103, "every mention once, none twice"
+    assert "notifications_backfill_max_id" not in later[-1].cursor
+
+
+def test_a_new_source_stores_nothing_older_than_its_window() -> None:
+    fake = FakeMastodon(notifications=aged_mentions(7000, 10, newest_hours_ago=30))
+    pages, _ = poll(fake, cursor=dict(KNOWN), backfill_from=NOW - timedelta(hours=24))
+    assert platform_ids(pages) == []
+    assert pages[-1].cursor["notifications"] == "7009"

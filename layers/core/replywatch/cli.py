@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("platform", choices=sorted(REGISTRY))
     source.add_argument("base_url", help="the platform's API base URL, e.g. the Mastodon instance")
     source.add_argument("--disabled", action="store_true")
+    source.add_argument(
+        "--backfill-hours", type=int, default=24, help="how far back the first poll reads existing messages"
+    )
 
     recipient = commands.add_parser("add-recipient", help="who gets alerts, by email and/or SMS")
     recipient.add_argument("brand_id")
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 base_url=args.base_url,
                 token_secret=name,
                 enabled=not args.disabled,
+                backfill_hours=args.backfill_hours,
             )
             store_token(session.client("secretsmanager"), name, token)
             state.put_source(source)

@@ -130,6 +130,9 @@ class Source(BaseModel):
         str, Field(min_length=1, description="Name of the Secrets Manager secret holding the access token")
     ]
     enabled: bool = True
+    backfill_hours: Annotated[
+        int, Field(ge=0, le=30 * 24, description="How far back a new source reads messages that already exist")
+    ] = 24
 
     @field_validator("base_url")
     @classmethod

@@ -71,7 +71,13 @@ class Poller:
             connector = connector_for(source.platform)
             token = await asyncio.to_thread(self.secrets.token, source.token_secret)
             ctx = PollContext(
-                source=source, token=token, client=client, now=now, cursor=dict(state.cursor), max_pages=self.max_pages
+                source=source,
+                token=token,
+                client=client,
+                now=now,
+                cursor=dict(state.cursor),
+                max_pages=self.max_pages,
+                backfill_from=now - timedelta(hours=source.backfill_hours),
             )
             async for page in connector.pages(ctx):
                 stored = await asyncio.to_thread(self._store, page.messages, now)

@@ -42,7 +42,8 @@ class PollContext:
     client: httpx.AsyncClient
     now: datetime
     cursor: dict[str, str] = field(default_factory=dict)
-    max_pages: int = 10
+    max_pages: int = 10  # per stream
+    backfill_from: datetime | None = None  # a new source reads back to here, no further
 
 
 class Connector(Protocol):

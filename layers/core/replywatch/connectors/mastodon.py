@@ -2,7 +2,9 @@
 
 Inbound: ``GET /api/v1/notifications?types[]=mention`` paged forwards with
 ``min_id`` (each page is the items immediately newer than the cursor), so no
-notification is skipped however many arrive between polls. The brand's replies:
+notification is skipped however many arrive between polls. A new source starts
+at the newest page and reads backwards (``max_id``) through its backfill window
+only, instead of walking the account's whole history. The brand's replies:
 its own statuses (``GET /api/v1/accounts/{id}/statuses``) that carry an
 ``in_reply_to_id``. The next request is built from our own parameters (servers
 differ in whether their Link headers keep ``types[]``).
@@ -11,11 +13,12 @@ differ in whether their Link headers keep ``types[]``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,7 +32,8 @@ PAGE_LIMIT = 40  # Mastodon's maximum for both endpoints
 NOTIFICATIONS = "notifications"
 STATUSES = "statuses"
 ACCOUNT = "account_id"
-FIRST = "0"  # min_id=0: start from the oldest item the server keeps
+FIRST = "0"  # min_id=0: from the oldest item the server keeps
+BACKFILL = "_backfill_max_id"  # a new source's read backwards through its window, still under way
 
 
 class _Account(BaseModel):
@@ -87,9 +91,7 @@ class MastodonConnector:
                 ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=ctx.token, now=ctx.now
             )
             cursor[ACCOUNT] = str(json_body(response)["id"])
-        streams: list[
-            tuple[str, str, list[tuple[str, str]], Callable[[dict[str, Any], PollContext], Message | None]]
-        ] = [
+        streams: list[tuple[str, str, list[tuple[str, str]], _Parser]] = [
             (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], self._inbound),
             (
                 STATUSES,
@@ -98,43 +100,85 @@ class MastodonConnector:
                 self._reply,
             ),
         ]
+        for stream in streams:
+            async for page in self._stream(ctx, cursor, *stream):
+                yield page
+
+    async def _stream(
+        self,
+        ctx: PollContext,
+        cursor: dict[str, str],
+        name: str,
+        url: str,
+        params: list[tuple[str, str]],
+        parse: _Parser,
+    ) -> AsyncIterator[Page]:
+        """One stream, within its own page budget: first the newest page (first poll) or every
+        page after the cursor (later polls), then the backfill window, read backwards."""
         budget = ctx.max_pages
-        for name, url, params, parse in streams:
+        backfill = name + BACKFILL
+        if name not in cursor:
+            fetched = await self._fetch(ctx, url, [*params, ("limit", str(PAGE_LIMIT))], parse, name)
+            budget -= 1
+            cursor[name] = max(fetched.ids, key=id_order) if fetched.ids else FIRST
+            if fetched.full and not fetched.reached_window_start:
+                cursor[backfill] = min(fetched.ids, key=id_order)
+            yield fetched.page(cursor)
+            fetched.raise_if_exhausted(ctx)
+        else:
             while budget > 0:
                 budget -= 1
-                min_id = cursor.get(name, FIRST)
-                response = await get_json(
-                    ctx.client,
-                    url,
-                    token=ctx.token,
-                    now=ctx.now,
-                    params=[*params, ("min_id", min_id), ("limit", str(PAGE_LIMIT))],
+                fetched = await self._fetch(
+                    ctx, url, [*params, ("min_id", cursor[name]), ("limit", str(PAGE_LIMIT))], parse, name
                 )
-                items = json_body(response)
-                if not isinstance(items, list):
-                    logger.warning("mastodon page is not a list", extra={"source_id": ctx.source.source_id})
-                    items = []
-                ids = [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
-                messages, skipped = [], 0
-                for item in items:
-                    try:
-                        message = parse(item, ctx)
-                    except (ValidationError, KeyError, TypeError, ValueError):
-                        skipped += 1
-                        logger.warning(
-                            "skipped malformed mastodon item",
-                            extra={"source_id": ctx.source.source_id, "item_id": _item_id(item), "stream": name},
-                        )
-                        continue
-                    if message is not None:
-                        messages.append(message)
-                if ids:
-                    cursor[name] = max(ids, key=id_order)
-                yield Page(messages=messages, cursor=dict(cursor), skipped=skipped)
-                if exhausted(response.headers):
-                    raise RateLimited(retry_at(response.headers, ctx.now))
-                if not ids or len(items) < PAGE_LIMIT:
+                if fetched.ids:
+                    cursor[name] = max(fetched.ids, key=id_order)
+                yield fetched.page(cursor)
+                fetched.raise_if_exhausted(ctx)
+                if not fetched.full:
                     break
+        while budget > 0 and backfill in cursor:
+            budget -= 1
+            fetched = await self._fetch(
+                ctx, url, [*params, ("max_id", cursor[backfill]), ("limit", str(PAGE_LIMIT))], parse, name
+            )
+            if fetched.full and not fetched.reached_window_start:
+                cursor[backfill] = min(fetched.ids, key=id_order)
+            else:
+                del cursor[backfill]
+            yield fetched.page(cursor)
+            fetched.raise_if_exhausted(ctx)
+
+    async def _fetch(
+        self, ctx: PollContext, url: str, params: list[tuple[str, str]], parse: _Parser, name: str
+    ) -> _Fetched:
+        response = await get_json(ctx.client, url, token=ctx.token, now=ctx.now, params=list(params))
+        items = json_body(response)
+        if not isinstance(items, list):
+            logger.warning("mastodon page is not a list", extra={"source_id": ctx.source.source_id})
+            items = []
+        fetched = _Fetched(headers=response.headers, full=len(items) >= PAGE_LIMIT)
+        for item in items:
+            if isinstance(item, dict) and "id" in item:
+                fetched.ids.append(str(item["id"]))
+                posted = _posted_at(item)
+                if posted is not None and ctx.backfill_from is not None and posted < ctx.backfill_from:
+                    fetched.reached_window_start = True
+                    continue  # older than the window a new source reads back
+            try:
+                message = parse(item, ctx)
+            except (ValidationError, KeyError, TypeError, ValueError):
+                fetched.skipped += 1
+                logger.warning(
+                    "skipped malformed mastodon item",
+                    extra={"source_id": ctx.source.source_id, "item_id": _item_id(item), "stream": name},
+                )
+                continue
+            if message is not None:
+                fetched.messages.append(message)
+        if not fetched.ids:
+            fetched.full = False
+        return fetched
 
     def _inbound(self, item: dict[str, Any], ctx: PollContext) -> Message | None:
         notification = _Notification.model_validate(item)
@@ -165,6 +209,34 @@ class MastodonConnector:
             kind=MessageKind.DM if status.visibility == "direct" else MessageKind.MENTION,
             from_brand=from_brand,
         )
+
+
+_Parser = Callable[[dict[str, Any], PollContext], Message | None]
+
+
+@dataclass
+class _Fetched:
+    headers: Mapping[str, str]
+    full: bool
+    ids: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    skipped: int = 0
+    reached_window_start: bool = False
+
+    def page(self, cursor: dict[str, str]) -> Page:
+        return Page(messages=self.messages, cursor=dict(cursor), skipped=self.skipped)
+
+    def raise_if_exhausted(self, ctx: PollContext) -> None:
+        if exhausted(self.headers):
+            raise RateLimited(retry_at(self.headers, ctx.now))
+
+
+def _posted_at(item: dict[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(item.get("created_at")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _item_id(item: object) -> str | None:

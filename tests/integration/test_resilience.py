@@ -263,7 +263,10 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
         own_messages, own_state = stores(AtomicRequests(boto3.client("dynamodb", region_name=aws.REGION)))
         notifier = AwsNotifier(AtomicRequests(boto3.client("sesv2", region_name=aws.REGION)),
                                AtomicRequests(boto3.client("sns", region_name=aws.REGION)), aws.SENDER)
-        return Sweeper(messages=own_messages, state=own_state, notifier=notifier, default_sla=SLA)
+        processor = Processor(messages=own_messages, state=own_state, classifier=default_classifier(),
+                              notifier=notifier, default_sla=SLA)
+        return Sweeper(messages=own_messages, state=own_state, notifier=notifier, default_sla=SLA,
+                       processor=processor)
 
     sweepers = [sweeper(), sweeper()]
     barrier = threading.Barrier(len(sweepers))
@@ -443,7 +446,8 @@ def test_a_reply_processed_before_its_parent_is_counted_when_the_parent_arrives(
     assert pipeline.snapshot(question.key, waiting.key) == before
 
     # The sweep flags only the unanswered one.
-    sweeper = Sweeper(messages=pipeline.messages, state=pipeline.state, notifier=pipeline.notifier, default_sla=SLA)
+    sweeper = Sweeper(messages=pipeline.messages, state=pipeline.state, notifier=pipeline.notifier, default_sla=SLA,
+                      processor=pipeline.processor)
     assert sweeper.sweep(pipeline.now).flagged == [waiting.key]
     backlog = pipeline.messages.backlog(BRAND)
     assert (backlog.open, backlog.overdue) == (1, 1)

@@ -29,10 +29,12 @@ class Processor:
         brand = self.state.get_brand(record.brand)
         if brand is None:
             logger.warning("message for an unknown brand", extra={"message_key": record.key})
+            self.messages.settle(record.key)
             return
         if record.from_brand:
             if record.parent_key:
                 self.match_reply(brand, record.parent_key, record.key, record.created_at)
+            self.messages.settle(record.key)  # a customer message is settled when it is counted
             return
         classification = self.classifier.classify(record.text)
         due_at = sla.first_response_due(record.created_at, brand.policy(self.default_sla))

@@ -125,4 +125,10 @@ class Runtime:
 
     @cached_property
     def sweeper(self) -> Sweeper:
-        return Sweeper(messages=self.messages, state=self.state, notifier=self.notifier, default_sla=self.default_sla)
+        return Sweeper(
+            messages=self.messages,
+            state=self.state,
+            notifier=self.notifier,
+            default_sla=self.default_sla,
+            processor=self.processor,
+        )

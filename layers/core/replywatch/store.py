@@ -50,6 +50,7 @@ DUE_INDEX = "due"
 QUEUE_INDEX = "queue"
 FLAGS_INDEX = "flags"
 REPLIES_INDEX = "replies"
+PENDING_INDEX = "pending"
 
 BRANDS_PK = "BRANDS"
 SOURCES_PK = "SOURCES"
@@ -169,6 +170,8 @@ class MessageStore:
             parent_key=message.parent_key if message.from_brand else None,
             ingested_at=iso(ingested_at),
             expires_at=int(expires_at.timestamp()),
+            # In the sparse `pending` index until processed, so a lost stream record is noticed.
+            pending_pk=message.brand,
         )
         return _put_once(self._client, self._messages, item)
 
@@ -191,6 +194,24 @@ class MessageStore:
         for item in self._query(REPLIES_INDEX, "parent_key", parent_key):
             found.append((item["pk"], datetime.fromisoformat(item["created_at"])))
         return sorted(found, key=lambda pair: pair[1])
+
+    def pending_keys(self, brand: str, ingested_before: datetime) -> Iterator[str]:
+        """Messages stored before then whose processing never finished (the sparse ``pending`` index)."""
+        for item in self._query(PENDING_INDEX, "pending_pk", brand, sort=("ingested_at", "<", iso(ingested_before))):
+            yield item["pk"]
+
+    def settle(self, key: str) -> None:
+        """Take a processed message out of the ``pending`` index."""
+        try:
+            self._client.update_item(
+                TableName=self._messages,
+                Key={"pk": {"S": key}},
+                UpdateExpression="REMOVE pending_pk",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
 
     def due_keys(self, brand: str, now: datetime) -> Iterator[str]:
         """Open messages of a brand whose due time has come (the sparse ``due`` index)."""
@@ -285,7 +306,7 @@ class MessageStore:
                 [
                     self._message_update(
                         record.key,
-                        "SET " + ", ".join(open_sets),
+                        "SET " + ", ".join(open_sets) + " REMOVE pending_pk",
                         open_values,
                         "attribute_not_exists(counted) AND attribute_not_exists(first_response_at)",
                         names={"#status": "status"},
@@ -303,7 +324,7 @@ class MessageStore:
                 [
                     self._message_update(
                         record.key,
-                        "SET " + ", ".join(sets),
+                        "SET " + ", ".join(sets) + " REMOVE pending_pk",
                         values,
                         "attribute_not_exists(counted) AND attribute_exists(first_response_at)",
                     ),

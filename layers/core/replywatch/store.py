@@ -557,17 +557,32 @@ class StateStore:
     def list_brands(self) -> list[Brand]:
         return [Brand.model_validate(item) for item in self._query(BRANDS_PK)]
 
-    def put_source(self, source: Source) -> None:
-        """Create or reconfigure a source; its cursor and health are kept."""
+    def put_source(self, source: Source) -> bool:
+        """Create or reconfigure a source. Its cursor and health are kept while it still reads
+        the same account (base URL and token secret); otherwise they start afresh.
+
+        Returns True when the source starts afresh."""
         config = source.model_dump(mode="json")
-        sets = ", ".join(f"#{name} = :{name}" for name in config)
-        self._client.update_item(
-            TableName=self._table,
-            Key=_serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
-            UpdateExpression=f"SET {sets}",
-            ExpressionAttributeNames={f"#{name}": name for name in config},
-            ExpressionAttributeValues=_values(**config),
-        )
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
+            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in config),
+            "ExpressionAttributeNames": {f"#{name}": name for name in config},
+            "ExpressionAttributeValues": _values(**config),
+        }
+        try:
+            self._client.update_item(
+                **request,
+                ConditionExpression="attribute_exists(pk) AND #base_url = :base_url AND #token_secret = :token_secret",
+            )
+            return False
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+        request["UpdateExpression"] += " REMOVE #state"
+        request["ExpressionAttributeNames"]["#state"] = "state"
+        self._client.update_item(**request)
+        return True
 
     def list_sources(self) -> list[tuple[Source, SourceState]]:
         found = []

@@ -148,6 +148,12 @@ def deliver(
             slot = f"{kind.value}#{level}#{recipient.recipient_id}#{channel.value}"
             if not claims.claim_alert(message.key, slot, now=now, expires_at=now + ALERT_MARKER_RETENTION):
                 continue
+            where = {
+                "message_key": message.key,
+                "kind": kind.value,
+                "recipient_id": recipient.recipient_id,
+                "channel": channel.value,
+            }
             try:
                 if channel is Channel.EMAIL and recipient.email:
                     notifier.send_email(recipient.email, content)
@@ -156,26 +162,10 @@ def deliver(
             except Exception as error:  # give the claim back so a redelivery may send it
                 claims.release_alert(message.key, slot)
                 failed += 1
-                logger.warning(
-                    "alert not sent",
-                    extra={
-                        "message_key": message.key,
-                        "recipient_id": recipient.recipient_id,
-                        "channel": channel.value,
-                        "error": type(error).__name__,
-                    },
-                )
+                logger.warning("alert not sent", extra={**where, "error": type(error).__name__})
                 continue
             sent += 1
-            logger.info(
-                "alert sent",
-                extra={
-                    "message_key": message.key,
-                    "kind": kind.value,
-                    "recipient_id": recipient.recipient_id,
-                    "channel": channel.value,
-                },
-            )
+            logger.info("alert sent", extra=where)
     return Delivery(sent=sent, failed=failed)
 
 

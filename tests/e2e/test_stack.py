@@ -90,3 +90,20 @@ def test_api_serves_its_openapi_document(stack: LocalStack) -> None:
     assert got == 200
     assert "/brands/{brand_id}/stats" in document["paths"]
     assert "/brands/{brand_id}/messages" in document["paths"]
+
+
+def test_function_logs_never_hold_message_text_tokens_or_phone_numbers(stack: LocalStack, demo_run: DemoRun) -> None:
+    logs = stack.client("logs")
+    lines = []
+    for output in ("PollFunctionName", "ProcessFunctionName", "SweepFunctionName", "ApiFunctionName"):
+        group = f"/aws/lambda/{stack.outputs[output]}"
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+            lines += [event["message"] for event in page["events"]]
+    text = "\n".join(lines)
+    assert "source polled" in text and "alert sent" in text, "the functions' logs were read"
+    secrets = [scenario.TOKEN, *(phone for *_, phone, _kinds in scenario.RECIPIENTS if phone)]
+    secrets += [email for _rid, _name, email, _phone, _kinds in scenario.RECIPIENTS if email]
+    # Whole sentences of what customers wrote (the @mention prefix removed, as it is also a handle).
+    secrets += [mention.text.split(" ", 1)[1] for mention in scenario.MENTIONS]
+    leaked = [secret for secret in secrets if secret in text]
+    assert leaked == []

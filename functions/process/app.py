@@ -1,4 +1,5 @@
-"""DynamoDB stream: classify new messages, match brand replies, alert on negative ones.
+"""DynamoDB stream: classify new messages, match brand replies, alert on negative ones;
+take expired or deleted messages out of the live backlog.
 
 Records fail one by one (ReportBatchItemFailures); every step is idempotent, so a
 batch delivered twice changes nothing the second time.
@@ -27,16 +28,20 @@ runtime = Runtime(Settings.from_env())
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
+    event = record.event_name.name if record.event_name else None
+    if event not in ("INSERT", "REMOVE") or record.dynamodb is None:
         return  # updates are the pipeline's own writes
-    image = record.dynamodb.new_image
+    image = record.dynamodb.new_image if event == "INSERT" else record.dynamodb.old_image
     try:
         message = MessageRecord.model_validate({k: v for k, v in image.items() if k in MessageRecord.model_fields})
     except ValidationError:
         # A malformed item can never succeed: log it by key and drop it rather than block the shard.
         logger.error("unreadable message item", extra={"pk": image.get("pk")})
         return
-    runtime.processor.on_new_message(message, datetime.now(UTC))
+    if event == "INSERT":
+        runtime.processor.on_new_message(message, datetime.now(UTC))
+    else:  # expired (TTL) or deleted: it no longer waits in the backlog
+        runtime.processor.on_removed(message)
 
 
 @logger.inject_lambda_context

@@ -95,3 +95,25 @@ def test_a_page_token_for_another_list_or_a_forged_one_is_a_400(handlers: dict, 
     ).decode()
     status, body = api_get(handlers, "/brands/acme/messages", f"status=open&next={forged}")
     assert status == 400 and body["message"]
+
+
+def test_an_expired_unanswered_message_leaves_the_backlog_once(handlers: dict, pump: aws.StreamPump) -> None:
+    run_scenario(handlers, pump, datetime.now(UTC))
+    before = handlers["api"].runtime.messages.backlog("acme")
+    page = handlers["api"].runtime.messages.queue("acme", "overdue", limit=1)
+    [waiting] = page.messages
+    answered = next(
+        item for item in aws.iter_table(aws.MESSAGES_TABLE) if item.get("status", {}).get("S") == "answered"
+    )
+    client = boto3.client("dynamodb", region_name=aws.REGION)
+    # What TTL does when a message reaches the end of its retention (here, two of them).
+    client.delete_item(TableName=aws.MESSAGES_TABLE, Key={"pk": {"S": waiting.key}})
+    client.delete_item(TableName=aws.MESSAGES_TABLE, Key={"pk": answered["pk"]})
+    removals = [record for record in pump.new_records() if record["eventName"] == "REMOVE"]
+    assert len(removals) == 2
+    for _ in range(2):  # delivered twice
+        assert handlers["process"].lambda_handler(aws.stream_event(removals), aws.LambdaContext()) == {
+            "batchItemFailures": []
+        }
+    after = handlers["api"].runtime.messages.backlog("acme")
+    assert (after.open, after.overdue) == (before.open - 1, before.overdue - 1)

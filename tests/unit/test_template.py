@@ -31,7 +31,7 @@ def test_the_messages_stream_drives_process_with_partial_failures_bounded_retrie
     assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
     assert stream["MaximumRecordAgeInSeconds"] == {"Ref": "StreamMaxRecordAgeSeconds"}
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": "ProcessFailureQueue.Arn"}
-    assert stream["FilterCriteria"]["Filters"] == [{"Pattern": '{"eventName": ["INSERT"]}'}]
+    assert stream["FilterCriteria"]["Filters"] == [{"Pattern": '{"eventName": ["INSERT", "REMOVE"]}'}]
 
 
 def test_functions_run_python_313_on_a_parameterised_architecture_defaulting_to_arm64() -> None:

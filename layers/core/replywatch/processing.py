@@ -8,7 +8,7 @@ from datetime import datetime
 
 from replywatch import alerts, sla
 from replywatch.classify import Classifier
-from replywatch.models import AlertKind, Brand, MessageRecord, Sentiment, SlaPolicy
+from replywatch.models import AlertKind, Brand, MessageRecord, MessageStatus, Sentiment, SlaPolicy
 from replywatch.ports import Conflict, MessageRepository, StateRepository
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,12 @@ class Processor:
                 notifier=self.notifier,
                 now=now,
             )
+
+    def on_removed(self, record: MessageRecord) -> None:
+        """A stored message expired (TTL) or was deleted: if it was waiting, it waits no more."""
+        if record.counted and record.status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
+            forgotten = self.messages.forget(record)
+            logger.info("message removed from the backlog", extra={"message_key": record.key, "first": forgotten})
 
     def match_reply(self, brand: Brand, parent_key: str, reply_key: str, replied_at: datetime) -> None:
         """Record the brand's reply as the parent's first response if it is the earliest."""

@@ -432,6 +432,34 @@ class MessageStore:
             return False
         return True
 
+    def forget(self, record: MessageRecord) -> bool:
+        """Take a removed, unanswered message out of the live backlog, once (a marker
+        guards the decrement against a redelivered REMOVE record)."""
+        marker = _serialize(
+            {
+                "pk": f"REMOVED#{record.key}",
+                "sk": "REMOVED",
+                "expires_at": int(record.created_at.timestamp()) + 30 * 86400,
+            }
+        )
+        overdue = -1 if record.status is MessageStatus.OVERDUE else 0
+        try:
+            self._transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self._state,
+                            "Item": marker,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    self._totals_update(record.brand, open=-1, overdue=overdue),
+                ]
+            )
+        except Conflict:
+            return False
+        return True
+
     # --- aggregates -------------------------------------------------------------------------
 
     def day_aggregates(self, brand: str, first: date, last: date) -> list[DayAggregate]:

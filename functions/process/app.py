@@ -41,7 +41,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     if event == "INSERT":
         runtime.processor.on_new_message(message, datetime.now(UTC))
     else:  # expired (TTL) or deleted: it no longer waits in the backlog
-        runtime.processor.on_removed(message)
+        runtime.processor.on_removed(message, datetime.now(UTC))
 
 
 @logger.inject_lambda_context

@@ -67,10 +67,10 @@ class Processor:
                 now=now,
             )
 
-    def on_removed(self, record: MessageRecord) -> None:
+    def on_removed(self, record: MessageRecord, now: datetime) -> None:
         """A stored message expired (TTL) or was deleted: if it was waiting, it waits no more."""
         if record.counted and record.status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
-            forgotten = self.messages.forget(record)
+            forgotten = self.messages.forget(record, now=now)
             logger.info("message removed from the backlog", extra={"message_key": record.key, "first": forgotten})
 
     def match_reply(self, brand: Brand, parent_key: str, reply_key: str, replied_at: datetime) -> None:

@@ -432,14 +432,14 @@ class MessageStore:
             return False
         return True
 
-    def forget(self, record: MessageRecord) -> bool:
+    def forget(self, record: MessageRecord, *, now: datetime) -> bool:
         """Take a removed, unanswered message out of the live backlog, once (a marker
         guards the decrement against a redelivered REMOVE record)."""
         marker = _serialize(
             {
                 "pk": f"REMOVED#{record.key}",
                 "sk": "REMOVED",
-                "expires_at": int(record.created_at.timestamp()) + 30 * 86400,
+                "expires_at": int(now.timestamp()) + 30 * 86400,  # outlives the stream's 24 h retention
             }
         )
         overdue = -1 if record.status is MessageStatus.OVERDUE else 0

@@ -93,7 +93,7 @@ class Poller:
             logger.info("source rate limited", extra={**log, "retry_at": limited.retry_at.isoformat()})
         except AuthFailed:
             report.health, error_name = "auth_failed", "AuthFailed"
-            logger.warning("source token refused; reconnect it", extra=log)
+            logger.warning("source credentials refused; reconnect it", extra=log)
         except ConnectorError as error:
             report.health, error_name = "error", type(error).__name__
             logger.warning("source poll failed", extra={**log, "error": str(error)})

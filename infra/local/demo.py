@@ -68,6 +68,7 @@ def run_scenario(stack: LocalStack, now: datetime | None = None) -> DemoRun:
     wait_for(lambda: pipeline_settled(stack), timeout=120, interval=1, what="the stream to process every message")
     swept_at = datetime.now(UTC)
     sweep = stack.invoke("SweepFunctionName")
+    wait_for(lambda: _alerts_quiet(stack), timeout=30, interval=0.1, what="the last alerts to be recorded")
     week_ago = (now - timedelta(days=6)).date().isoformat()
     status, stats = stack.api_get(f"/brands/{scenario.BRAND_ID}/stats?from={week_ago}")
     if status != 200:
@@ -83,6 +84,13 @@ def run_scenario(stack: LocalStack, now: datetime | None = None) -> DemoRun:
         stats=stats,
         overdue=overdue,
     )
+
+
+def _alerts_quiet(stack: LocalStack, quiet_for: float = 1.5) -> bool:
+    """True once no email or SMS has been recorded for ``quiet_for`` seconds."""
+    before = (len(stack.emails()), len(stack.sms()))
+    time.sleep(quiet_for)
+    return before == (len(stack.emails()), len(stack.sms()))
 
 
 def _mask(phone: str) -> str:

@@ -48,7 +48,7 @@ class Processor:
             reply_key, replied_at = replies[0]
             self.match_reply(brand, record.key, reply_key, replied_at)
         if classification.sentiment is Sentiment.NEGATIVE:
-            # Not only when just counted: a retry after a failed send must still send.
+            # Not only when just counted: a redelivery after a crash mid-send sends what is unsent.
             classified = record.model_copy(
                 update={
                     "sentiment": classification.sentiment,

@@ -21,13 +21,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from replywatch.models import Brand, MessageKind, MessageStatus, Sentiment
+from replywatch.models import SLUG_PATTERN, Brand, MessageKind, MessageStatus, Sentiment
 from replywatch.stats import Backlog, DayAggregate, StatsResponse, summarise
 from replywatch.store import InvalidPageToken, QueuePage
 
 logger = logging.getLogger(__name__)
 
-BRAND_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 400
 MAX_PAGE = 100
@@ -98,7 +97,7 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
 
     @app.get("/brands/<brand_id>/stats", summary="Response statistics for a brand over a range of days")
     def stats(
-        brand_id: Annotated[str, Path(pattern=BRAND_ID_PATTERN, description="The brand's id")],
+        brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
         from_: Annotated[date | None, Query(alias="from", description="First day (UTC), YYYY-MM-DD")] = None,
         to: Annotated[date | None, Query(description="Last day (UTC), YYYY-MM-DD, inclusive")] = None,
     ) -> StatsResponse:
@@ -124,7 +123,7 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
 
     @app.get("/brands/<brand_id>/messages", summary="Open, overdue or negative messages, oldest first")
     def queue(
-        brand_id: Annotated[str, Path(pattern=BRAND_ID_PATTERN, description="The brand's id")],
+        brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
         status: Annotated[QueueStatus, Query(description="open, overdue or negative")] = QueueStatus.OPEN,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
         next: Annotated[str | None, Query(description="Token from the previous page")] = None,

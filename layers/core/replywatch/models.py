@@ -13,7 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # brand, source and recipient ids
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 def _utc(value: datetime) -> datetime:

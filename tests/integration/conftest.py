@@ -30,6 +30,7 @@ def dynamodb(aws_env: None):  # type: ignore[no-untyped-def]
 def pump(dynamodb) -> aws.StreamPump:  # type: ignore[no-untyped-def]
     arn = dynamodb.describe_table(TableName=aws.MESSAGES_TABLE)["Table"]["LatestStreamArn"]
     # botocore now addresses streams by account (<id>.streams-ddb...), which moto does not route yet.
-    streams = boto3.client("dynamodbstreams", region_name=aws.REGION,
-                           endpoint_url=f"https://streams.dynamodb.{aws.REGION}.amazonaws.com")
+    streams = boto3.client(
+        "dynamodbstreams", region_name=aws.REGION, endpoint_url=f"https://streams.dynamodb.{aws.REGION}.amazonaws.com"
+    )
     return aws.StreamPump(streams, arn)

@@ -45,10 +45,12 @@ SPEC_PATH = ROOT.parent / "shared" / "specs" / "mastodon" / "openapi.json"
 
 BRAND_TOKEN = "brand_tok"
 CUSTOMERS = {"cust1": "c1_tok", "cust2": "c2_tok"}
-SEED = SeedConfig(accounts=[
-    SeedAccount(username="brand", access_token=BRAND_TOKEN),
-    *(SeedAccount(username=name, access_token=token) for name, token in CUSTOMERS.items()),
-])
+SEED = SeedConfig(
+    accounts=[
+        SeedAccount(username="brand", access_token=BRAND_TOKEN),
+        *(SeedAccount(username=name, access_token=token) for name, token in CUSTOMERS.items()),
+    ]
+)
 SECRET_NAME = "replywatch/acme/mastodon-mock"
 MENTIONS = 95  # three pages of 40
 REPLY_EVERY = 7  # the brand answers every 7th mention ...
@@ -84,8 +86,9 @@ class World:
         response.raise_for_status()
         return str(response.json()["id"])
 
-    def mention(self, client: httpx.Client, username: str, *, direct: bool = False,
-                in_reply_to: str | None = None) -> str:
+    def mention(
+        self, client: httpx.Client, username: str, *, direct: bool = False, in_reply_to: str | None = None
+    ) -> str:
         number = len(self.mentions)
         body: dict[str, Any] = {"status": f"@brand question {number}: is my order on its way?"}
         if direct:
@@ -103,9 +106,15 @@ class World:
         return status_id
 
     def answer(self, client: httpx.Client, parent: str) -> str:
-        reply = self.post(client, "brand", {"status": f"@{self.author[parent]} we are on it",
-                                            "in_reply_to_id": parent,
-                                            "visibility": "direct" if parent in self.direct else "public"})
+        reply = self.post(
+            client,
+            "brand",
+            {
+                "status": f"@{self.author[parent]} we are on it",
+                "in_reply_to_id": parent,
+                "visibility": "direct" if parent in self.direct else "public",
+            },
+        )
         self.replies[reply] = parent
         return reply
 
@@ -155,8 +164,10 @@ def world(server: MockServer) -> World:
     """~100 mentions from two customers, the brand's answers to some, and noise to filter out."""
     httpx.post(f"{server.base_url}/api/v1/_mock/reset").raise_for_status()
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        ids = {name: str(client.get("/api/v1/accounts/verify_credentials", headers=_auth(token)).json()["id"])
-               for name, token in [("brand", BRAND_TOKEN), *CUSTOMERS.items()]}
+        ids = {
+            name: str(client.get("/api/v1/accounts/verify_credentials", headers=_auth(token)).json()["id"])
+            for name, token in [("brand", BRAND_TOKEN), *CUSTOMERS.items()]
+        }
         world = World(base_url=server.base_url, brand_id=ids["brand"], account_ids=ids)
         # Noise: a brand announcement (answers nobody), a favourite of it (a notification
         # that is not a mention) and a customer post that does not mention the brand.
@@ -195,8 +206,13 @@ def mock(server: MockServer, world: World) -> Iterator[World]:
 
 
 def source_for(world: World) -> Source:
-    return Source(brand_id="acme", source_id="mastodon-mock", platform="mastodon", base_url=world.base_url,
-                  token_secret=SECRET_NAME)
+    return Source(
+        brand_id="acme",
+        source_id="mastodon-mock",
+        platform="mastodon",
+        base_url=world.base_url,
+        token_secret=SECRET_NAME,
+    )
 
 
 ResponseHook = Callable[[httpx.Response], Awaitable[None]]
@@ -225,8 +241,9 @@ def collect(world: World, cursor: dict[str, str], capture: Capture | None = None
 
     async def run() -> list[Page]:
         async with client_for(capture) as client:
-            ctx = PollContext(source=source_for(world), token=BRAND_TOKEN, client=client, now=datetime.now(UTC),
-                              cursor=cursor)
+            ctx = PollContext(
+                source=source_for(world), secret=BRAND_TOKEN, client=client, now=datetime.now(UTC), cursor=cursor
+            )
             return [page async for page in MastodonConnector().pages(ctx)]
 
     return asyncio.run(run())
@@ -331,7 +348,7 @@ def test_pages_collect_every_mention_and_reply_exactly_once(mock: World) -> None
 
 
 class StaticSecrets:
-    def token(self, secret_name: str) -> str:
+    def read(self, secret_name: str) -> str:
         assert secret_name == SECRET_NAME
         return BRAND_TOKEN
 
@@ -369,8 +386,10 @@ def stack(aws_env: None, mock: World) -> Stack:
 
 
 def stored_items() -> list[dict[str, Any]]:
-    return [{key: _deserializer.deserialize(value) for key, value in item.items()}
-            for item in aws.iter_table(aws.MESSAGES_TABLE)]
+    return [
+        {key: _deserializer.deserialize(value) for key, value in item.items()}
+        for item in aws.iter_table(aws.MESSAGES_TABLE)
+    ]
 
 
 def assert_stored_exactly(world: World, mentions: set[str], replies: dict[str, str] | None = None) -> None:
@@ -380,9 +399,7 @@ def assert_stored_exactly(world: World, mentions: set[str], replies: dict[str, s
     by_platform_id = Counter(item["platform_id"] for item in items)
     assert max(by_pk.values(), default=1) == 1 and max(by_platform_id.values(), default=1) == 1
     customer = {item["platform_id"] for item in items if not item["from_brand"]}
-    assert customer == mentions, (
-        f"missing {sorted(mentions - customer)}, unexpected {sorted(customer - mentions)}"
-    )
+    assert customer == mentions, f"missing {sorted(mentions - customer)}, unexpected {sorted(customer - mentions)}"
     brand = {item["platform_id"]: item for item in items if item["from_brand"]}
     assert {platform_id: item["parent_id"] for platform_id, item in brand.items()} == replies
     for platform_id, item in brand.items():
@@ -588,8 +605,11 @@ def test_request_parameters_are_declared_by_the_api(spec: dict[str, Any], sent: 
         template, op = operation(spec, request.url.path)
         declared = query_parameters(spec, template, op)
         sent_names = {name.removesuffix("[]") for name, _ in request.url.params.multi_items()}
-        problems += [f"{template}: required {name} not sent" for name, parameter in declared.items()
-                     if parameter.get("required") and name not in sent_names]
+        problems += [
+            f"{template}: required {name} not sent"
+            for name, parameter in declared.items()
+            if parameter.get("required") and name not in sent_names
+        ]
         for name, value in request.url.params.multi_items():
             base = name.removesuffix("[]")
             checked.add((template, name))
@@ -697,4 +717,3 @@ def test_response_fields_the_connector_reads_are_in_the_api(spec: dict[str, Any]
     assert "mention" in notification_type["enum"]
     visibility = resolve(spec, schemas["Status"]["properties"]["visibility"])
     assert "direct" in visibility["enum"]
-

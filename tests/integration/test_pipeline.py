@@ -44,9 +44,7 @@ def test_scenario_gives_the_expected_alerts_and_stats(handlers: dict, pump: aws.
     swept_at, _ = run_scenario(handlers, pump, now)
     want = expected(now, swept_at)
 
-    sent = alert_keys(
-        [(to, email["subject"]) for email in aws.sent_emails() for to in email["to"]], aws.sent_sms()
-    )
+    sent = alert_keys([(to, email["subject"]) for email in aws.sent_emails() for to in email["to"]], aws.sent_sms())
     assert sorted(sent) == sorted(want.alerts), "exactly one alert per recipient, channel, kind and message"
 
     status, stats = api_get(handlers, "/brands/acme/stats")

@@ -45,7 +45,7 @@ SLA = SlaPolicy(first_response_seconds=int(scenario.SLA.total_seconds()))
 
 
 class StaticSecrets:
-    def token(self, secret_name: str) -> str:
+    def read(self, secret_name: str) -> str:
         assert secret_name == scenario.SECRET_NAME
         return scenario.TOKEN
 
@@ -87,8 +87,10 @@ class AtomicRequests:
 
 
 def stored_items() -> list[dict[str, Any]]:
-    return [{key: _deserializer.deserialize(value) for key, value in item.items()}
-            for item in aws.iter_table(aws.MESSAGES_TABLE)]
+    return [
+        {key: _deserializer.deserialize(value) for key, value in item.items()}
+        for item in aws.iter_table(aws.MESSAGES_TABLE)
+    ]
 
 
 def poll(poller: Poller, now: datetime) -> PollReport:
@@ -113,8 +115,11 @@ class ScenarioIds:
         return cls(
             mention_of={item["status"]["account"]["acct"]: item["status"]["id"] for item in mentions},
             notification_of={item["status"]["id"]: item["id"] for item in mentions},
-            replies={status["id"]: status["in_reply_to_id"] for status in fake.timeline.brand_statuses
-                     if status["in_reply_to_id"]},
+            replies={
+                status["id"]: status["in_reply_to_id"]
+                for status in fake.timeline.brand_statuses
+                if status["in_reply_to_id"]
+            },
         )
 
     @property
@@ -170,8 +175,9 @@ def assert_cursor_covers_only_stored(state: SourceState, ids: ScenarioIds, store
     ("writes", "cursor_keys"),
     [
         pytest.param(5, set(), id="in-the-mentions-page"),
-        pytest.param(len(scenario.MENTIONS) + len(ANSWERED) // 2, {"account_id", "notifications"},
-                     id="in-the-replies-page"),
+        pytest.param(
+            len(scenario.MENTIONS) + len(ANSWERED) // 2, {"account_id", "notifications"}, id="in-the-replies-page"
+        ),
     ],
 )
 def test_a_poll_dying_after_half_a_page_then_polling_again_stores_every_message_exactly_once(
@@ -183,8 +189,12 @@ def test_a_poll_dying_after_half_a_page_then_polling_again_stores_every_message_
         seed(state, boto3.client("secretsmanager", region_name=aws.REGION), fake.base_url)
         ids = ScenarioIds.of(fake)
         assert len(ids.all) == SCENARIO_MESSAGES
-        dying = Poller(messages=FailsAfterWrites(messages, writes, failure), state=state, secrets=StaticSecrets(),
-                       retention=timedelta(days=400))
+        dying = Poller(
+            messages=FailsAfterWrites(messages, writes, failure),
+            state=state,
+            secrets=StaticSecrets(),
+            retention=timedelta(days=400),
+        )
         if failure is Killed:
             with pytest.raises(Killed):
                 poll(dying, now)
@@ -229,10 +239,17 @@ def test_a_poll_dying_after_half_a_page_then_polling_again_stores_every_message_
 
 def overdue_alerts() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(recipient address, author) of every overdue email and SMS sent so far."""
-    emails = [(to, email["subject"].rsplit("@", 1)[1]) for email in aws.sent_emails()
-              if "past the sla" in email["subject"].lower() for to in email["to"]]
-    sms = [(phone, text.split(" @", 1)[1].split(",", 1)[0]) for phone, text in aws.sent_sms()
-           if "past the sla" in text.lower()]
+    emails = [
+        (to, email["subject"].rsplit("@", 1)[1])
+        for email in aws.sent_emails()
+        if "past the sla" in email["subject"].lower()
+        for to in email["to"]
+    ]
+    sms = [
+        (phone, text.split(" @", 1)[1].split(",", 1)[0])
+        for phone, text in aws.sent_sms()
+        if "past the sla" in text.lower()
+    ]
     return emails, sms
 
 
@@ -255,18 +272,24 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
     swept_at = datetime.now(UTC)
     want = expected(now, swept_at)
     network = urlsplit(fake.base_url).netloc
-    overdue = {f"acme#mastodon@{network}#{ids.mention_of[m.author]}" for m in scenario.MENTIONS
-               if m.reply_after is None and scenario.posted_at(m, now) + scenario.SLA < swept_at}
+    overdue = {
+        f"acme#mastodon@{network}#{ids.mention_of[m.author]}"
+        for m in scenario.MENTIONS
+        if m.reply_after is None and scenario.posted_at(m, now) + scenario.SLA < swept_at
+    }
     assert len(overdue) == want.overdue > 0
 
     def sweeper() -> Sweeper:
         own_messages, own_state = stores(AtomicRequests(boto3.client("dynamodb", region_name=aws.REGION)))
-        notifier = AwsNotifier(AtomicRequests(boto3.client("sesv2", region_name=aws.REGION)),
-                               AtomicRequests(boto3.client("sns", region_name=aws.REGION)), aws.SENDER)
-        processor = Processor(messages=own_messages, state=own_state, classifier=default_classifier(),
-                              notifier=notifier, default_sla=SLA)
-        return Sweeper(messages=own_messages, state=own_state, notifier=notifier, default_sla=SLA,
-                       processor=processor)
+        notifier = AwsNotifier(
+            AtomicRequests(boto3.client("sesv2", region_name=aws.REGION)),
+            AtomicRequests(boto3.client("sns", region_name=aws.REGION)),
+            aws.SENDER,
+        )
+        processor = Processor(
+            messages=own_messages, state=own_state, classifier=default_classifier(), notifier=notifier, default_sla=SLA
+        )
+        return Sweeper(messages=own_messages, state=own_state, notifier=notifier, default_sla=SLA, processor=processor)
 
     sweepers = [sweeper(), sweeper()]
     barrier = threading.Barrier(len(sweepers))
@@ -284,12 +307,18 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
     assert all(report.failed == [] for report in reports)
 
     by_author = {ids.mention_of[m.author]: m.author for m in scenario.MENTIONS}
-    want_emails = Counter((email, by_author[key.rsplit("#", 1)[1]]) for key in overdue
-                          for _rid, _name, email, _phone, kinds in scenario.RECIPIENTS
-                          if email and "overdue" in kinds)
-    want_sms = Counter((phone, by_author[key.rsplit("#", 1)[1]]) for key in overdue
-                       for _rid, _name, _email, phone, kinds in scenario.RECIPIENTS
-                       if phone and "overdue" in kinds)
+    want_emails = Counter(
+        (email, by_author[key.rsplit("#", 1)[1]])
+        for key in overdue
+        for _rid, _name, email, _phone, kinds in scenario.RECIPIENTS
+        if email and "overdue" in kinds
+    )
+    want_sms = Counter(
+        (phone, by_author[key.rsplit("#", 1)[1]])
+        for key in overdue
+        for _rid, _name, _email, phone, kinds in scenario.RECIPIENTS
+        if phone and "overdue" in kinds
+    )
     emails, sms = overdue_alerts()
     assert Counter(emails) == want_emails, "one overdue email per recipient and message"
     assert Counter(sms) == want_sms, "one overdue SMS per recipient and message"
@@ -362,22 +391,40 @@ def pipeline(aws_env: None) -> Pipeline:
     messages, state = stores()
     state.put_brand(Brand(brand_id=BRAND, name="Acme", sla=SLA))
     notifier = RecordingNotifier()
-    processor = Processor(messages=messages, state=state, classifier=default_classifier(), notifier=notifier,
-                          default_sla=SLA)
-    return Pipeline(messages=messages, state=state, processor=processor, notifier=notifier,
-                    now=T0 + timedelta(hours=3))
+    processor = Processor(
+        messages=messages, state=state, classifier=default_classifier(), notifier=notifier, default_sla=SLA
+    )
+    return Pipeline(messages=messages, state=state, processor=processor, notifier=notifier, now=T0 + timedelta(hours=3))
 
 
 def customer(platform_id: str, at: datetime, text: str = "@acme can I change my delivery address?") -> Message:
-    return Message(brand=BRAND, platform="mastodon", source_id="mastodon-main", platform_id=platform_id,
-                   author_id="2001", author_handle="@ken", text=text, created_at=at, kind=MessageKind.MENTION)
+    return Message(
+        brand=BRAND,
+        platform="mastodon",
+        source_id="mastodon-main",
+        platform_id=platform_id,
+        author_id="2001",
+        author_handle="@ken",
+        text=text,
+        created_at=at,
+        kind=MessageKind.MENTION,
+    )
 
 
 def reply(platform_id: str, parent: Message, at: datetime) -> Message:
-    return Message(brand=BRAND, platform="mastodon", source_id="mastodon-main", platform_id=platform_id,
-                   parent_id=parent.platform_id, author_id="1001", author_handle="@acme",
-                   text="@ken yes, in the app under Orders.", created_at=at, kind=MessageKind.MENTION,
-                   from_brand=True)
+    return Message(
+        brand=BRAND,
+        platform="mastodon",
+        source_id="mastodon-main",
+        platform_id=platform_id,
+        parent_id=parent.platform_id,
+        author_id="1001",
+        author_handle="@acme",
+        text="@ken yes, in the app under Orders.",
+        created_at=at,
+        kind=MessageKind.MENTION,
+        from_brand=True,
+    )
 
 
 def assert_first_response(pipeline: Pipeline, parent: Message, first: Message) -> None:
@@ -446,8 +493,13 @@ def test_a_reply_processed_before_its_parent_is_counted_when_the_parent_arrives(
     assert pipeline.snapshot(question.key, waiting.key) == before
 
     # The sweep flags only the unanswered one.
-    sweeper = Sweeper(messages=pipeline.messages, state=pipeline.state, notifier=pipeline.notifier, default_sla=SLA,
-                      processor=pipeline.processor)
+    sweeper = Sweeper(
+        messages=pipeline.messages,
+        state=pipeline.state,
+        notifier=pipeline.notifier,
+        default_sla=SLA,
+        processor=pipeline.processor,
+    )
     assert sweeper.sweep(pipeline.now).flagged == [waiting.key]
     backlog = pipeline.messages.backlog(BRAND)
     assert (backlog.open, backlog.overdue) == (1, 1)

@@ -185,7 +185,7 @@ def poll(
         async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
             ctx = PollContext(
                 source=SOURCE,
-                token="t",
+                secret="t",
                 client=client,
                 now=now,
                 cursor=cursor,

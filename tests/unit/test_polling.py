@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from replywatch.connectors import REGISTRY, Page, PollContext, RateLimited
+from replywatch.connectors.base import BudgetRule
 from replywatch.models import Message, MessageKind, Source, SourceState
 from replywatch.polling import Poller
 
@@ -18,13 +19,23 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def message(source: Source, platform_id: str) -> Message:
-    return Message(brand=source.brand_id, platform="fake", source_id=source.source_id, platform_id=platform_id,
-                   author_id="a1", author_handle="@a", text="hello", created_at=NOW - timedelta(minutes=5),
-                   kind=MessageKind.MENTION)
+    return Message(
+        brand=source.brand_id,
+        platform="fake",
+        source_id=source.source_id,
+        platform_id=platform_id,
+        author_id="a1",
+        author_handle="@a",
+        text="hello",
+        created_at=NOW - timedelta(minutes=5),
+        kind=MessageKind.MENTION,
+    )
 
 
 class FakeConnector:
     platform: ClassVar[str] = "fake"
+    default_base_url: ClassVar[str] = "https://fake.example"
+    budget: ClassVar[BudgetRule | None] = None
 
     async def pages(self, ctx: PollContext) -> AsyncIterator[Page]:
         if ctx.source.source_id == "crashes":
@@ -59,7 +70,7 @@ class MemoryMessages:
 
 
 class Secrets:
-    def token(self, secret_name: str) -> str:
+    def read(self, secret_name: str) -> str:
         return "t"
 
 
@@ -71,8 +82,13 @@ def fake_platform() -> Iterator[None]:
 
 
 def source(source_id: str) -> Source:
-    return Source(brand_id="acme", source_id=source_id, platform="fake", base_url="https://fake.example",
-                  token_secret=f"replywatch/acme/{source_id}")
+    return Source(
+        brand_id="acme",
+        source_id=source_id,
+        platform="fake",
+        base_url="https://fake.example",
+        token_secret=f"replywatch/acme/{source_id}",
+    )
 
 
 def run(poller: Poller) -> dict[str, str]:

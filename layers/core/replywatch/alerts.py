@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from replywatch.models import AlertKind, Brand, Channel, MessageRecord, Recipient, SlaPolicy
+from replywatch.health import Incident
+from replywatch.models import AlertKind, Brand, Channel, MessageRecord, Recipient, SlaPolicy, Source, SourceState
 
 logger = logging.getLogger(__name__)
 
@@ -140,16 +141,33 @@ def deliver(
 ) -> Delivery:
     """Send an alert to every recipient who wants this kind, each channel at most once."""
     content = render(kind, message, brand, policy, now)
+    return fan_out(
+        kind, message.key, f"{kind.value}#{level}", content, recipients, claims=claims, notifier=notifier, now=now
+    )
+
+
+def fan_out(
+    kind: AlertKind,
+    subject_key: str,
+    occasion: str,
+    content: AlertContent,
+    recipients: list[Recipient],
+    *,
+    claims: AlertClaims,
+    notifier: Notifier,
+    now: datetime,
+) -> Delivery:
+    """Send ``content`` to each recipient of ``kind`` on each channel, once per ``occasion``."""
     sent = failed = 0
     for recipient in recipients:
         if kind.value not in recipient.alert_kinds:
             continue
         for channel in sorted(recipient.channels):
-            slot = f"{kind.value}#{level}#{recipient.recipient_id}#{channel.value}"
-            if not claims.claim_alert(message.key, slot, now=now, expires_at=now + ALERT_MARKER_RETENTION):
+            slot = f"{occasion}#{recipient.recipient_id}#{channel.value}"
+            if not claims.claim_alert(subject_key, slot, now=now, expires_at=now + ALERT_MARKER_RETENTION):
                 continue
             where = {
-                "message_key": message.key,
+                "subject": subject_key,
                 "kind": kind.value,
                 "recipient_id": recipient.recipient_id,
                 "channel": channel.value,
@@ -160,13 +178,56 @@ def deliver(
                 elif channel is Channel.SMS and recipient.phone:
                     notifier.send_sms(recipient.phone, content.sms)
             except Exception as error:  # give the claim back so a redelivery may send it
-                claims.release_alert(message.key, slot)
+                claims.release_alert(subject_key, slot)
                 failed += 1
                 logger.warning("alert not sent", extra={**where, "error": type(error).__name__})
                 continue
             sent += 1
             logger.info("alert sent", extra=where)
     return Delivery(sent=sent, failed=failed)
+
+
+_SOURCE_HEADLINES = {
+    Incident.RECONNECT: ("needs reconnecting", "The platform refused its credentials. Reconnect the account."),
+    Incident.FAILING: ("is failing", "Every poll has failed since the time below. Messages may be missed."),
+    Incident.SILENT: ("has gone quiet", "No customer message has arrived for longer than expected."),
+    Incident.BUDGET_WARNING: ("has used most of its budget", "Polling stops when the budget runs out."),
+    Incident.BUDGET_EXHAUSTED: ("has run out of budget", "Polling has stopped until the budget resets."),
+}
+
+
+def render_source(
+    incident: Incident, source: Source, state: SourceState, brand: Brand, now: datetime, since: str
+) -> AlertContent:
+    """A source-health alert for the brand's admins: names the account, never its secret."""
+    headline, advice = _SOURCE_HEADLINES[incident]
+    what = f"{source.platform} source {source.source_id}"
+    subject = f"[ReplyWatch] {brand.name}: {what} {headline}"
+    facts = [
+        ("Brand", brand.name),
+        ("Source", f"{source.source_id} ({source.platform}, {source.base_url})"),
+        ("Health", state.health.value),
+        ("Since", since),
+        ("Last good poll", state.last_ok_at.isoformat() if state.last_ok_at else "never"),
+        ("Last customer message", state.last_inbound_at.isoformat() if state.last_inbound_at else "none yet"),
+    ]
+    if state.usage is not None:
+        facts.append(("Budget", f"{state.usage.used} of {state.usage.limit} this period ({state.usage.period})"))
+    if state.last_error:
+        facts.append(("Error", state.last_error))
+    text = "\n".join(
+        [f"{what} {headline}.", advice, "", *(f"{label}: {value}" for label, value in facts), "", "-- ReplyWatch"]
+    )
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<h2>{html.escape(what)} {html.escape(headline)}</h2><p>{html.escape(advice)}</p><table>{rows}</table>"
+        "<p style='color:#666'>ReplyWatch</p></body></html>"
+    )
+    sms = _fit_sms(f"ReplyWatch {brand.name}: {what} {headline}. {advice}", "")
+    return AlertContent(subject=subject, text=text, html=body, sms=sms)
 
 
 class AwsNotifier:

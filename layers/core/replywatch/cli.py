@@ -69,7 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("brand_id")
     source.add_argument("source_id")
     source.add_argument("platform", choices=sorted(REGISTRY))
-    source.add_argument("base_url", help="the platform's API base URL, e.g. the Mastodon instance")
+    source.add_argument(
+        "base_url",
+        nargs="?",
+        help="the platform's API base URL (required for Mastodon: the instance); default: the platform's own",
+    )
+    source.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a platform setting, repeatable: page_id, channel_id, subreddits, monthly_read_budget, ...",
+    )
     source.add_argument("--disabled", action="store_true")
     source.add_argument(
         "--backfill-hours", type=int, default=24, help="how far back the first poll reads existing messages"
@@ -81,10 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     recipient.add_argument("name")
     recipient.add_argument("--email")
     recipient.add_argument("--phone", help="E.164, e.g. +15550100001")
-    recipient.add_argument("--kinds", default="overdue,negative", help="comma-separated alert kinds")
+    recipient.add_argument(
+        "--kinds",
+        default="overdue,negative",
+        help="comma-separated alert kinds: overdue, negative, source (admins: a connected account needs attention)",
+    )
 
     commands.add_parser("list", help="brands, sources (with health) and recipients")
     return parser
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SystemExit(f"--option takes KEY=VALUE, not {text!r}")
+    return key.strip(), value.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,16 +124,21 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "add-source":
             if state.get_brand(args.brand_id) is None:
                 raise SystemExit(f"no brand {args.brand_id!r}: add it first")
+            base_url = args.base_url or REGISTRY[args.platform].default_base_url
+            if not base_url:
+                raise SystemExit(f"{args.platform} needs the base URL of the account's server")
+            options = dict(_option(text) for text in args.option)
             token = sys.stdin.read().strip()
             if not token:
-                raise SystemExit("pipe the access token on standard input")
+                raise SystemExit("pipe the access token (or the platform's JSON credentials) on standard input")
             name = secret_name(args.brand_id, args.source_id, prefix)
             source = Source(
                 brand_id=args.brand_id,
                 source_id=args.source_id,
                 platform=args.platform,
-                base_url=args.base_url,
+                base_url=base_url,
                 token_secret=name,
+                options=options,
                 enabled=not args.disabled,
                 backfill_hours=args.backfill_hours,
             )

@@ -76,6 +76,7 @@ class Message(BaseModel):
     created_at: Annotated[UtcDatetime, Field(description="When the author posted it (UTC)")]
     kind: Annotated[MessageKind, Field(description="mention, comment, dm or review")]
     from_brand: Annotated[bool, Field(description="True when the brand itself wrote it (a reply)")] = False
+    rating: Annotated[int | None, Field(ge=1, le=5, description="A review's star rating, 1-5")] = None
 
     @property
     def key(self) -> str:
@@ -134,6 +135,10 @@ class Source(BaseModel):
     backfill_hours: Annotated[
         int, Field(ge=0, le=30 * 24, description="How far back a new source reads messages that already exist")
     ] = 24
+    options: Annotated[
+        dict[str, str],
+        Field(description="Platform settings, e.g. page_id, channel_id, subreddits, monthly_read_budget"),
+    ] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -144,14 +149,38 @@ class Source(BaseModel):
         return value.rstrip("/")
 
 
+class Usage(BaseModel):
+    """A metered platform allowance (X posts read a month, YouTube quota units a day)."""
+
+    period: Annotated[str, Field(description="The budget period this counts, e.g. 2026-11 or 2026-11-23")]
+    used: Annotated[int, Field(ge=0)]
+    limit: Annotated[int, Field(ge=0)]
+
+
+class Health(StrEnum):
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    AUTH_FAILED = "auth_failed"
+    ERROR = "error"
+
+
 class SourceState(BaseModel):
     """What the poller remembers about a source between runs."""
 
     cursor: dict[str, str] = Field(default_factory=dict, description="Connector-defined high-water marks")
     resume_after: UtcDatetime | None = Field(default=None, description="Rate-limited: do not poll before this")
-    health: str = Field(default="ok", description="ok, rate_limited, auth_failed or error")
+    health: Health = Field(default=Health.OK, description="How the last poll went")
     last_polled_at: UtcDatetime | None = None
     last_error: str | None = Field(default=None, description="Error class only; never a payload or token")
+    watching_since: UtcDatetime | None = Field(default=None, description="First poll")
+    last_ok_at: UtcDatetime | None = Field(default=None, description="Last poll that succeeded")
+    failing_since: UtcDatetime | None = Field(default=None, description="First failed poll of the current run")
+    last_inbound_at: UtcDatetime | None = Field(default=None, description="Last time a customer message arrived")
+    usage: Usage | None = None
+    notified: dict[str, str] = Field(
+        default_factory=dict, description="Source alerts already sent: incident -> the incident's start"
+    )
 
 
 class Channel(StrEnum):
@@ -182,6 +211,7 @@ class Recipient(BaseModel):
 class AlertKind(StrEnum):
     OVERDUE = "overdue"
     NEGATIVE = "negative"
+    SOURCE = "source"  # a connected account needs attention: the brand's admins take these
 
 
 class Classification(BaseModel):

@@ -1,16 +1,27 @@
-"""Polling: fetch every due source concurrently, store pages, then advance cursors."""
+"""Polling: fetch every due source concurrently, store pages, then advance cursors.
+
+Sources are polled at once up to ``concurrency``, and at most ``per_host`` at a time against
+one API host, so a thousand sources on one platform do not trip its per-IP limits. One source's
+failure never stops the others; what it means for the source is decided in :mod:`health`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
+from replywatch import health
+from replywatch.alerts import Delivery, Notifier, fan_out, render_source
 from replywatch.connectors import AuthFailed, ConnectorError, PollContext, RateLimited, connector_for
-from replywatch.models import Message, Source, SourceState
+from replywatch.connectors.base import BudgetExhausted, Meter
+from replywatch.ingest import ingest
+from replywatch.models import AlertKind, Health, Source, SourceState
 from replywatch.ports import MessageRepository, SecretReader, StateRepository
 
 logger = logging.getLogger(__name__)
@@ -25,6 +36,8 @@ class SourceReport:
     duplicates: int = 0
     skipped: int = 0
     pages: int = 0
+    alerts_sent: int = 0
+    alerts_failed: int = 0
 
 
 @dataclass
@@ -44,6 +57,8 @@ class Poller:
     retention: timedelta
     max_pages: int = 10
     concurrency: int = 10
+    per_host: int = 4
+    notifier: Notifier | None = None  # source-health alerts; None: recorded, not sent
 
     async def poll_all(self, client: httpx.AsyncClient, now: datetime) -> PollReport:
         due = [
@@ -52,9 +67,10 @@ class Poller:
             if source.enabled and (state.resume_after is None or state.resume_after <= now)
         ]
         limit = asyncio.Semaphore(self.concurrency)
+        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
 
         async def bounded(source: Source, state: SourceState) -> SourceReport:
-            async with limit:
+            async with hosts[_host(source)], limit:
                 return await self.poll_source(source, state, client, now)
 
         reports = await asyncio.gather(*(bounded(source, state) for source, state in due))
@@ -63,57 +79,76 @@ class Poller:
     async def poll_source(
         self, source: Source, state: SourceState, client: httpx.AsyncClient, now: datetime
     ) -> SourceReport:
-        report = SourceReport(source_id=source.source_id, brand_id=source.brand_id, health="ok")
+        report = SourceReport(source_id=source.source_id, brand_id=source.brand_id, health=Health.OK.value)
         log = {"source_id": source.source_id, "brand_id": source.brand_id, "platform": source.platform}
-        resume_after: datetime | None = None
-        error_name: str | None = None
+        outcome, resume_after, error_name = Health.OK, None, None
+        meter: Meter | None = None
+        inbound = False
+        cursor = dict(state.cursor)
         try:
             connector = connector_for(source.platform)
-            token = await asyncio.to_thread(self.secrets.token, source.token_secret)
+            if connector.budget is not None:
+                meter = Meter.start(connector.budget, source, state.usage, now)
+            secret = await asyncio.to_thread(self.secrets.read, source.token_secret)
             ctx = PollContext(
                 source=source,
-                token=token,
+                secret=secret,
                 client=client,
                 now=now,
                 cursor=dict(state.cursor),
                 max_pages=self.max_pages,
                 backfill_from=now - timedelta(hours=source.backfill_hours),
+                meter=meter,
             )
             async for page in connector.pages(ctx):
-                stored = await asyncio.to_thread(self._store, page.messages, now)
+                stored = await asyncio.to_thread(
+                    ingest, self.messages, page.messages, now=now, retention=self.retention
+                )
                 report.stored += stored
                 report.duplicates += len(page.messages) - stored
                 report.skipped += page.skipped
                 report.pages += 1
+                inbound = inbound or any(not message.from_brand for message in page.messages)
                 # Only now that the page is durable does the cursor move past it.
-                state = state.model_copy(update={"cursor": page.cursor})
+                cursor = page.cursor
+                update = {"cursor": cursor, **({"usage": meter.usage} if meter else {})}
+                state = state.model_copy(update=update)
                 await asyncio.to_thread(self.state.save_source_state, source, state)
+        except BudgetExhausted as spent:
+            outcome, resume_after = Health.BUDGET_EXHAUSTED, spent.retry_at
+            logger.info("source budget spent", extra={**log, "retry_at": spent.retry_at.isoformat()})
         except RateLimited as limited:
-            report.health, resume_after = "rate_limited", limited.retry_at
+            outcome, resume_after = Health.RATE_LIMITED, limited.retry_at
             logger.info("source rate limited", extra={**log, "retry_at": limited.retry_at.isoformat()})
         except AuthFailed:
-            report.health, error_name = "auth_failed", "AuthFailed"
+            outcome, error_name = Health.AUTH_FAILED, "AuthFailed"
             logger.warning("source credentials refused; reconnect it", extra=log)
         except ConnectorError as error:
-            report.health, error_name = "error", type(error).__name__
+            outcome, error_name = Health.ERROR, type(error).__name__
             logger.warning("source poll failed", extra={**log, "error": str(error)})
         except Exception as error:  # one source's surprise must not stop the others
-            report.health, error_name = "error", type(error).__name__
+            outcome, error_name = Health.ERROR, type(error).__name__
             # The type only: an exception's text may quote a payload or a secret.
             logger.error("source poll crashed", extra={**log, "error": type(error).__name__})
-        state = state.model_copy(
-            update={
-                "resume_after": resume_after,
-                "health": report.health,
-                "last_polled_at": now,
-                "last_error": error_name,
-            }
+        report.health = outcome.value
+        state = health.advance(
+            state,
+            health=outcome,
+            now=now,
+            error=error_name,
+            inbound=inbound,
+            resume_after=resume_after,
+            usage=meter.usage if meter else None,
+            cursor=cursor,
         )
+        state, delivery = await asyncio.to_thread(self._tell_admins, source, state, now)
+        report.alerts_sent, report.alerts_failed = delivery.sent, delivery.failed
         await asyncio.to_thread(self.state.save_source_state, source, state)
         logger.info(
             "source polled",
             extra={
                 **log,
+                "health": report.health,
                 "stored": report.stored,
                 "duplicates": report.duplicates,
                 "skipped": report.skipped,
@@ -122,9 +157,38 @@ class Poller:
         )
         return report
 
-    def _store(self, messages: list[Message], now: datetime) -> int:
-        stored = 0
-        for message in messages:
-            if self.messages.put_new(message, ingested_at=now, expires_at=message.created_at + self.retention):
-                stored += 1
-        return stored
+    def _tell_admins(self, source: Source, state: SourceState, now: datetime) -> tuple[SourceState, Delivery]:
+        """Alert the brand's admins (recipients of ``source`` alerts) once per incident."""
+        incidents = health.open_incidents(source, state, now)
+        pending = health.to_notify(state, incidents)
+        if not pending or self.notifier is None:
+            return health.remember(state, incidents, []), Delivery()
+        brand = self.state.get_brand(source.brand_id)
+        if brand is None:
+            return health.remember(state, incidents, []), Delivery()
+        recipients = self.state.list_recipients(source.brand_id)
+        told, sent, failed = [], 0, 0
+        for found in pending:
+            content = render_source(found.incident, source, state, brand, now, found.since)
+            delivery = fan_out(
+                AlertKind.SOURCE,
+                f"SOURCE#{source.brand_id}#{source.source_id}",
+                f"{found.incident.value}#{found.since}",
+                content,
+                recipients,
+                claims=self.state,
+                notifier=self.notifier,
+                now=now,
+            )
+            sent, failed = sent + delivery.sent, failed + delivery.failed
+            if delivery.failed == 0:
+                told.append(found)
+            logger.info(
+                "source incident",
+                extra={"source_id": source.source_id, "brand_id": source.brand_id, "incident": found.incident.value},
+            )
+        return health.remember(state, incidents, told), Delivery(sent=sent, failed=failed)
+
+
+def _host(source: Source) -> str:
+    return urlsplit(source.base_url).netloc.lower()

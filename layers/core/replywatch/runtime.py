@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -49,24 +48,21 @@ _ALIASES = frozenset(field.alias for field in Settings.model_fields.values() if 
 
 
 class SecretsManagerReader:
-    """Source tokens from Secrets Manager by name, cached for a few minutes per container.
+    """Source secrets from Secrets Manager by name, cached for a few minutes per container.
 
-    The secret is either the token itself or JSON with an ``access_token`` (or ``token``) key.
-    """
+    The text is handed to the connector as it is: a bare token, or JSON credentials that the
+    platform's connector reads (``replywatch.connectors.base.credentials``)."""
 
     def __init__(self, client: Any) -> None:
         self._provider = SecretsProvider(boto3_client=client)
 
-    def token(self, secret_name: str) -> str:
+    def read(self, secret_name: str) -> str:
         value = self._provider.get(secret_name, max_age=SECRET_CACHE_SECONDS)
         if isinstance(value, bytes):
             value = value.decode()
         text = str(value).strip()
-        if text.startswith("{"):
-            document = json.loads(text)
-            text = str(document.get("access_token") or document.get("token") or "")
         if not text:
-            raise ValueError("secret holds no token")
+            raise ValueError("the secret is empty")
         return text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from replywatch.connectors.base import (
     AuthFailed,
+    BudgetExhausted,
     Connector,
     ConnectorError,
     Page,
@@ -27,6 +28,7 @@ def connector_for(platform: str) -> Connector:
 __all__ = [
     "REGISTRY",
     "AuthFailed",
+    "BudgetExhausted",
     "Connector",
     "ConnectorError",
     "Page",

@@ -12,6 +12,8 @@ import httpx
 
 from replywatch.connectors.base import AuthFailed, ConnectorError, RateLimited
 
+Params = list[tuple[str, str | int | float | bool | None]]
+
 # When a platform says "slow down" but not until when, wait this long.
 DEFAULT_BACKOFF = timedelta(minutes=1)
 # Epoch values above this are milliseconds.
@@ -75,26 +77,57 @@ def exhausted(headers: Mapping[str, str], remaining_header: str = "x-ratelimit-r
     return value is not None and value.strip().isdigit() and int(value) == 0
 
 
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+    params: Params | None = None,
+    data: Mapping[str, str] | None = None,
+    json: Any = None,
+    reset_header: str = "x-ratelimit-reset",
+) -> httpx.Response:
+    """One request, with transport failures, refusals and rate limits mapped to connector errors."""
+    try:
+        response = await client.request(method, url, params=params, headers=headers, data=data, json=json)
+    except httpx.HTTPError as error:
+        raise ConnectorError(type(error).__name__) from error
+    return check(response, now, reset_header=reset_header)
+
+
+def check(response: httpx.Response, now: datetime, *, reset_header: str = "x-ratelimit-reset") -> httpx.Response:
+    """The generic meaning of an HTTP status: 401/403 reconnect, 429 wait, other errors retry later."""
+    if response.status_code in (401, 403):
+        raise AuthFailed(f"HTTP {response.status_code}")
+    if response.status_code == 429:
+        raise RateLimited(retry_at(response.headers, now, reset_header))
+    if response.status_code >= 400:
+        raise ConnectorError(f"HTTP {response.status_code}")
+    return response
+
+
 async def get_json(
     client: httpx.AsyncClient,
     url: str,
     *,
     token: str,
     now: datetime,
-    params: list[tuple[str, str | int | float | bool | None]] | None = None,
+    params: Params | None = None,
+    headers: Mapping[str, str] | None = None,
+    reset_header: str = "x-ratelimit-reset",
 ) -> httpx.Response:
     """GET with a bearer token, mapping auth and rate-limit answers to connector errors."""
-    try:
-        response = await client.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as error:
-        raise ConnectorError(type(error).__name__) from error
-    if response.status_code in (401, 403):
-        raise AuthFailed(f"HTTP {response.status_code}")
-    if response.status_code == 429:
-        raise RateLimited(retry_at(response.headers, now))
-    if response.status_code >= 400:
-        raise ConnectorError(f"HTTP {response.status_code}")
-    return response
+    return await send(
+        client,
+        "GET",
+        url,
+        now=now,
+        params=params,
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        reset_header=reset_header,
+    )
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from replywatch.connectors.base import Page, PollContext, RateLimited
+from replywatch.connectors.base import BudgetRule, Page, PollContext, RateLimited, bearer_token
 from replywatch.connectors.http import exhausted, get_json, id_order, json_body, retry_at
 from replywatch.models import Message, MessageKind
 
@@ -82,13 +82,15 @@ def html_to_text(html: str) -> str:
 
 class MastodonConnector:
     platform: ClassVar[str] = "mastodon"
+    default_base_url: ClassVar[str] = ""  # every instance is its own: the source names it
+    budget: ClassVar[BudgetRule | None] = None
 
     async def pages(self, ctx: PollContext) -> AsyncIterator[Page]:
         cursor = dict(ctx.cursor)
         base = ctx.source.base_url
         if ACCOUNT not in cursor:
             response = await get_json(
-                ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=ctx.token, now=ctx.now
+                ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=bearer_token(ctx.secret), now=ctx.now
             )
             cursor[ACCOUNT] = str(json_body(response)["id"])
         streams: list[tuple[str, str, list[tuple[str, str]], _Parser]] = [
@@ -152,7 +154,7 @@ class MastodonConnector:
     async def _fetch(
         self, ctx: PollContext, url: str, params: list[tuple[str, str]], parse: _Parser, name: str
     ) -> _Fetched:
-        response = await get_json(ctx.client, url, token=ctx.token, now=ctx.now, params=list(params))
+        response = await get_json(ctx.client, url, token=bearer_token(ctx.secret), now=ctx.now, params=list(params))
         items = json_body(response)
         if not isinstance(items, list):
             logger.warning("mastodon page is not a list", extra={"source_id": ctx.source.source_id})

@@ -42,7 +42,6 @@ STACK_NAME = "replywatch-local"
 ALERT_SENDER = "alerts@replywatch.local"
 
 
-
 class StackError(RuntimeError):
     pass
 

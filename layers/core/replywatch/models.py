@@ -69,6 +69,10 @@ class Message(BaseModel):
     ] = None
     thread_id: Annotated[str | None, Field(description="The conversation/thread root id, when known")] = None
     parent_id: Annotated[str | None, Field(description="Platform id of the message this one replies to")] = None
+    parent_author_id: Annotated[
+        str | None,
+        Field(description="Platform id of the parent's author, if known: a follow-up replies to its own"),
+    ] = None
     author_id: Annotated[str, Field(description="The platform's id of the author")]
     author_handle: Annotated[str, Field(description="The author's handle, e.g. @alice@example.social")]
     text: Annotated[str, Field(description="Plain text of the message")]

@@ -36,6 +36,7 @@ class Settings(BaseModel):
     retention_days: Annotated[int, Field(alias="RETENTION_DAYS", default=400, gt=0)]
     max_pages_per_source: Annotated[int, Field(alias="MAX_PAGES_PER_SOURCE", default=10, gt=0)]
     poll_concurrency: Annotated[int, Field(alias="POLL_CONCURRENCY", default=10, gt=0)]
+    poll_per_host: Annotated[int, Field(alias="POLL_PER_HOST", default=4, gt=0)]
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", default=10.0, gt=0)]
 
     @classmethod
@@ -107,6 +108,8 @@ class Runtime:
             retention=timedelta(days=self.settings.retention_days),
             max_pages=self.settings.max_pages_per_source,
             concurrency=self.settings.poll_concurrency,
+            per_host=self.settings.poll_per_host,
+            notifier=self.notifier,
         )
 
     @cached_property

@@ -49,6 +49,7 @@ class _Status(BaseModel):
     uri: str | None = None
     visibility: str = "public"
     in_reply_to_id: str | None = None
+    in_reply_to_account_id: str | None = None
     account: _Account
 
 
@@ -203,6 +204,7 @@ class MastodonConnector:
             platform_id=status.id,
             network=urlsplit(ctx.source.base_url).netloc,
             parent_id=status.in_reply_to_id,
+            parent_author_id=status.in_reply_to_account_id,
             author_id=status.account.id,
             author_handle=f"@{status.account.acct}",
             text=html_to_text(status.content),

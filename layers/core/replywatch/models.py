@@ -228,7 +228,8 @@ class Classification(BaseModel):
 class MessageRecord(Message):
     """A stored message with what the pipeline has learnt about it."""
 
-    counted: bool = False
+    counted: bool = False  # a conversation's opening message, counted in the statistics
+    opener_key: str | None = None  # a follow-up: the key of the conversation's opening message
     status: MessageStatus | None = None
     due_at: UtcDatetime | None = None
     sentiment: Sentiment | None = None

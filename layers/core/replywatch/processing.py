@@ -1,19 +1,35 @@
-"""What happens when a message is first stored (driven by the table's stream)."""
+"""What happens when a message is first stored (driven by the table's stream).
+
+Conversations: a customer message opens a conversation, which is counted and has a due
+time, unless it is a follow-up: a reply to the customer's own earlier message, posted
+before the brand answered it. A follow-up joins that conversation (``opener_key``): it
+is not counted again, and the brand's reply to any message of the conversation answers
+it. A follow-up whose earlier message has not been processed yet waits in the pending
+index; the sweep finishes it, and after the grace period counts it on its own.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from replywatch import alerts, sla
 from replywatch.classify import Classifier
-from replywatch.models import AlertKind, Brand, MessageRecord, MessageStatus, Sentiment, SlaPolicy
+from replywatch.models import AlertKind, Brand, Message, MessageRecord, MessageStatus, Sentiment, SlaPolicy
 from replywatch.ports import Conflict, MessageRepository, StateRepository
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_THREAD_DEPTH = 50
+
+
+class Place(Enum):
+    OPENS = "opens"  # a conversation of its own: counted, due, alerted when overdue
+    JOINS = "joins"  # a follow-up within an open conversation
+    WAIT = "wait"  # a follow-up whose conversation is not known yet
 
 
 @dataclass
@@ -24,8 +40,11 @@ class Processor:
     notifier: alerts.Notifier
     default_sla: SlaPolicy
 
-    def on_new_message(self, record: MessageRecord, now: datetime) -> None:
-        """Idempotent: running it twice for the same record changes nothing the second time."""
+    def on_new_message(self, record: MessageRecord, now: datetime, *, final: bool = False) -> None:
+        """Idempotent: running it twice for the same record changes nothing the second time.
+
+        ``final``: the sweep's last try; a follow-up whose conversation is still unknown is
+        counted as a conversation of its own."""
         brand = self.state.get_brand(record.brand)
         if brand is None:
             logger.warning("message for an unknown brand", extra={"message_key": record.key})
@@ -38,15 +57,20 @@ class Processor:
             return
         classification = self.classifier.classify(record.text)
         due_at = sla.first_response_due(record.created_at, brand.policy(self.default_sla))
-        counted = self.messages.count_inbound(record, due_at=due_at, classification=classification)
-        logger.info(
-            "inbound message",
-            extra={"message_key": record.key, "counted": counted, "sentiment": classification.sentiment.value},
-        )
-        replies = self.messages.replies_to(record.key)
-        if replies:
-            reply_key, replied_at = replies[0]
-            self.match_reply(brand, record.key, reply_key, replied_at)
+        place = self._place(brand, record, final=final)
+        if place is Place.WAIT:
+            # Its conversation's first message is not processed yet: it stays pending, the sweep retries.
+            logger.info("follow-up waits for its conversation", extra={"message_key": record.key})
+        elif place is Place.OPENS:
+            counted = self.messages.count_inbound(record, due_at=due_at, classification=classification)
+            logger.info(
+                "inbound message",
+                extra={"message_key": record.key, "counted": counted, "sentiment": classification.sentiment.value},
+            )
+            replies = self.messages.replies_to(record.key)
+            if replies:
+                reply_key, replied_at = replies[0]
+                self.match_reply(brand, record.key, reply_key, replied_at)
         if classification.sentiment is Sentiment.NEGATIVE:
             # Not only when just counted: a redelivery after a crash mid-send sends what is unsent.
             classified = record.model_copy(
@@ -67,6 +91,46 @@ class Processor:
                 now=now,
             )
 
+    def _place(self, brand: Brand, record: MessageRecord, *, final: bool) -> Place:
+        """Whether ``record`` opens a conversation, joins one (filed here), or must wait to know."""
+        if record.counted:
+            return Place.OPENS
+        if record.opener_key is not None:
+            return Place.JOINS
+        if not is_follow_up(record):
+            return Place.OPENS
+        opener = self._opener(record)
+        if opener is None:
+            return Place.OPENS if final else Place.WAIT
+        if opener.first_response_at is not None and opener.first_response_at <= record.created_at:
+            return Place.OPENS  # the brand had answered: the customer is waiting again
+        if not self.messages.fold(record, opener.key):
+            return Place.OPENS  # counted on its own by an earlier run
+        logger.info("follow-up joins its conversation", extra={"message_key": record.key, "opener": opener.key})
+        replies = self.messages.replies_to(record.key)
+        if replies:
+            reply_key, replied_at = replies[0]
+            self.match_reply(brand, opener.key, reply_key, replied_at)
+        return Place.JOINS
+
+    def _opener(self, record: MessageRecord) -> MessageRecord | None:
+        """The processed message that opened ``record``'s conversation, or None if not known yet."""
+        current = record
+        for _ in range(MAX_THREAD_DEPTH):
+            if current.parent_key is None:
+                return None
+            parent = self.messages.get(current.parent_key)
+            if parent is None or parent.from_brand:
+                return None
+            if parent.opener_key is not None:
+                return self.messages.get(parent.opener_key)
+            if parent.counted:
+                return parent
+            if not is_follow_up(parent):
+                return None  # an opener not yet processed
+            current = parent
+        return None
+
     def on_removed(self, record: MessageRecord, now: datetime) -> None:
         """A stored message expired (TTL) or was deleted: if it was waiting, it waits no more."""
         if record.counted and record.status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
@@ -78,6 +142,12 @@ class Processor:
         policy = brand.policy(self.default_sla)
         for _ in range(MAX_ATTEMPTS):
             parent = self.messages.get(parent_key)
+            if parent is not None and parent.opener_key is not None:
+                # A follow-up: the reply answers the conversation it belongs to.
+                parent_key = parent.opener_key
+                parent = self.messages.get(parent_key)
+            elif parent is not None and not parent.counted and is_follow_up(parent):
+                return  # whether it opens a conversation is not known yet: its processing finds this reply
             if parent is None or parent.from_brand or parent.brand != brand.brand_id:
                 # The parent is not stored yet (its own processing will find this reply),
                 # or the brand replied to itself.
@@ -101,3 +171,13 @@ class Processor:
             logger.info("first response recorded", extra={"message_key": parent_key, "reply_key": reply_key})
             return
         raise Conflict(f"could not record the response to {parent_key} after {MAX_ATTEMPTS} attempts")
+
+
+def is_follow_up(message: Message) -> bool:
+    """A customer's reply to their own message (the platform names the parent's author)."""
+    return (
+        not message.from_brand
+        and message.parent_id is not None
+        and message.parent_author_id is not None
+        and message.parent_author_id == message.author_id
+    )

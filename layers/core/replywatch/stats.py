@@ -92,8 +92,11 @@ class StatsResponse(BaseModel):
     from_day: Annotated[date, Field(alias="from", description="First day (UTC), inclusive")]
     to_day: Annotated[date, Field(alias="to", description="Last day (UTC), inclusive")]
     as_of: Annotated[datetime, Field(description="The instant open/oldest figures refer to")]
-    received: int
-    responded: int
+    received: Annotated[
+        int,
+        Field(description="Conversations opened: a customer's follow-ups to their own unanswered message join one"),
+    ]
+    responded: Annotated[int, Field(description="Conversations the brand has answered")]
     response_rate: Annotated[float | None, Field(description="responded / received, 0..1")]
     first_response_mean_seconds: float | None
     first_response_median_seconds: Annotated[float | None, Field(description="Within 1% of the exact value")]

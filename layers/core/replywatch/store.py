@@ -213,6 +213,24 @@ class MessageStore:
             if not _cancelled_by_condition(error):
                 raise
 
+    def fold(self, record: MessageRecord, opener_key: str) -> bool:
+        """File a customer's follow-up under the conversation it continues: not counted on its own.
+
+        False: it was counted as a conversation of its own first (a redelivery), and stays so."""
+        try:
+            self._client.update_item(
+                TableName=self._messages,
+                Key={"pk": {"S": record.key}},
+                UpdateExpression="SET opener_key = :opener REMOVE pending_pk",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(counted)",
+                ExpressionAttributeValues=_values(opener=opener_key),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            return False
+        return True
+
     def due_keys(self, brand: str, now: datetime) -> Iterator[str]:
         """Open messages of a brand whose due time has come (the sparse ``due`` index)."""
         for item in self._query(DUE_INDEX, "due_pk", brand, sort=("due_at", "<=", iso(now))):

@@ -89,7 +89,7 @@ class Sweeper:
             if record is None:
                 continue
             try:
-                self.processor.on_new_message(record, now)
+                self.processor.on_new_message(record, now, final=True)
             except Exception as error:  # tried again next sweep
                 logger.warning("could not recover message", extra={"message_key": key, "error": type(error).__name__})
                 report.failed.append(key)

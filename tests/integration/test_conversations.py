@@ -1,0 +1,124 @@
+"""Conversations: a customer's follow-ups join the conversation they continue, in any arrival order.
+
+A customer writes, adds two follow-ups (replies to their own messages), and the brand answers the
+last one. That is one conversation, answered from its first message. Stream records arrive in
+any order (DynamoDB orders them per item only), so every order is tried.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from replywatch.models import Brand, Message, MessageKind, SlaPolicy
+from replywatch.sweeping import PENDING_GRACE
+from tests.support import aws
+from tests.support.events import rest_event
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+CUSTOMER = "c-1"
+BRAND_ACCOUNT = "b-1"
+
+
+def post(platform_id: str, minutes: int, *, parent: str | None = None, brand: bool = False) -> Message:
+    parent_author = None
+    if parent is not None:
+        parent_author = CUSTOMER if parent.startswith("o") or parent.startswith("f") else BRAND_ACCOUNT
+    return Message(
+        brand="acme",
+        platform="x",
+        source_id="acme-x",
+        platform_id=platform_id,
+        parent_id=parent,
+        parent_author_id=parent_author,
+        thread_id="o1",
+        author_id=BRAND_ACCOUNT if brand else CUSTOMER,
+        author_handle="@acme" if brand else "@carol",
+        text="thanks, looking into it" if brand else "my order has not arrived",
+        created_at=T0 + timedelta(minutes=minutes),
+        kind=MessageKind.MENTION,
+        from_brand=brand,
+    )
+
+
+THREAD = [
+    post("o1", 0),
+    post("f1", 1, parent="o1"),
+    post("f2", 2, parent="f1"),
+    post("r1", 10, parent="f2", brand=True),
+]
+
+
+@pytest.fixture
+def runtime(aws_env: None):  # type: ignore[no-untyped-def]
+    handler = aws.load_handler("process")
+    handler.runtime.state.put_brand(Brand(brand_id="acme", name="Acme", sla=SlaPolicy(first_response_seconds=3600)))
+    return handler
+
+
+def stats(now: datetime) -> dict:
+    api = aws.load_handler("api")
+    response = api.lambda_handler(
+        rest_event("/brands/acme/stats", "from=2026-11-19&to=2026-11-21"), aws.LambdaContext()
+    )
+    assert response["statusCode"] == 200, response["body"]
+    return json.loads(response["body"])
+
+
+def store(runtime, messages: list[Message]) -> None:  # type: ignore[no-untyped-def]
+    for message in messages:
+        assert runtime.runtime.messages.put_new(message, ingested_at=T0, expires_at=T0 + timedelta(days=400))
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_follow_ups_join_the_conversation_whatever_the_processing_order(
+    runtime, pump: aws.StreamPump, order: tuple[int, ...]
+) -> None:  # type: ignore[no-untyped-def]
+    store(runtime, THREAD)
+    records = pump.new_records()
+    by_id = {r["dynamodb"]["Keys"]["pk"]["S"].rsplit("#", 1)[1]: r for r in records}
+    ordered = [by_id[THREAD[i].platform_id] for i in order]
+    assert runtime.lambda_handler(aws.stream_event(ordered), aws.LambdaContext()) == {"batchItemFailures": []}
+    # Follow-ups processed before their conversation's first message are finished by the sweep.
+    sweep = aws.load_handler("sweep")
+    sweep.runtime.sweeper.sweep(T0 + PENDING_GRACE + timedelta(minutes=20))
+
+    messages = runtime.runtime.messages
+    opener = messages.get("acme#x#o1")
+    assert opener is not None and opener.counted
+    assert opener.first_response_seconds == 600, "answered from the conversation's first message"
+    for follow_up in ("f1", "f2"):
+        record = messages.get(f"acme#x#{follow_up}")
+        assert record is not None and record.opener_key == "acme#x#o1" and not record.counted
+    figures = stats(T0 + timedelta(hours=1))
+    assert (figures["received"], figures["responded"], figures["open"]) == (1, 1, 0)
+    assert figures["first_response_mean_seconds"] == 600
+
+
+def test_a_message_after_the_answer_opens_a_new_conversation(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    later = post("f3", 30, parent="o1")  # replies to their own first message, after the brand answered
+    store(runtime, THREAD)
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    store(runtime, [later])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    record = runtime.runtime.messages.get("acme#x#f3")
+    assert record is not None and record.counted and record.opener_key is None
+    figures = stats(T0 + timedelta(hours=1))
+    assert (figures["received"], figures["responded"], figures["open"]) == (2, 1, 1)
+
+
+def test_a_follow_up_whose_first_message_never_arrives_counts_on_its_own(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    orphan = post("f9", 5, parent="o-never-polled")
+    store(runtime, [orphan])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    assert not runtime.runtime.messages.get("acme#x#f9").counted, "waits for its conversation first"
+
+    aws.load_handler("sweep").runtime.sweeper.sweep(T0 + PENDING_GRACE + timedelta(minutes=10))
+
+    record = runtime.runtime.messages.get("acme#x#f9")
+    assert record is not None and record.counted
+    assert stats(T0)["received"] == 1

@@ -11,7 +11,17 @@ from urllib.parse import urlencode
 import pytest
 
 from replywatch.api import MAX_PAGE, MAX_RANGE_DAYS, create_app
-from replywatch.models import Brand, MessageKind, MessageRecord, MessageStatus, Sentiment
+from replywatch.models import (
+    Brand,
+    Health,
+    MessageKind,
+    MessageRecord,
+    MessageStatus,
+    Sentiment,
+    Source,
+    SourceState,
+    Usage,
+)
 from replywatch.stats import Backlog, DayAggregate, StatsResponse, bucket_of
 from replywatch.store import QueuePage
 from tests.support.aws import LambdaContext
@@ -70,9 +80,34 @@ class FakeMessages:
         return self.pages.get(key, QueuePage(messages=[], next_token=None))
 
 
+def _source(brand_id: str, source_id: str) -> Source:
+    return Source(
+        brand_id=brand_id,
+        source_id=source_id,
+        platform="x",
+        base_url="https://api.x.com",
+        token_secret=f"replywatch/{brand_id}/{source_id}",
+    )
+
+
 class FakeBrands:
     def get_brand(self, brand_id: str) -> Brand | None:
         return Brand(brand_id="acme", name="Acme") if brand_id == "acme" else None
+
+    def list_sources(self) -> list[tuple[Source, SourceState]]:
+        return [
+            (
+                _source("acme", "acme-x"),
+                SourceState(
+                    health=Health.AUTH_FAILED,
+                    failing_since=NOW - timedelta(hours=2),
+                    last_ok_at=NOW - timedelta(hours=2, minutes=1),
+                    usage=Usage(period="2026-11", used=9000, limit=10000),
+                ),
+            ),
+            (_source("acme", "acme-help"), SourceState(last_ok_at=NOW, last_inbound_at=NOW - timedelta(hours=1))),
+            (_source("globex", "globex-x"), SourceState()),
+        ]
 
 
 @pytest.fixture
@@ -298,3 +333,16 @@ def test_openapi_document_lists_the_routes(messages: FakeMessages) -> None:
     assert "/brands/{brand_id}/stats" in body["paths"]
     assert "/brands/{brand_id}/messages" in body["paths"]
     assert "/openapi.json" not in body["paths"]
+
+
+def test_sources_show_health_and_what_needs_attention(messages: FakeMessages) -> None:
+    status, body = get(messages, "/brands/acme/sources")
+    assert status == 200, body
+    by_id = {item["source_id"]: item for item in body["items"]}
+    assert sorted(by_id) == ["acme-help", "acme-x"], "only the brand's own sources"
+    broken = by_id["acme-x"]
+    assert broken["health"] == "auth_failed" and broken["needs_reconnect"] is True
+    assert broken["usage"] == {"period": "2026-11", "used": 9000, "limit": 10000}
+    assert {(item["incident"]) for item in broken["incidents"]} == {"reconnect", "budget_warning"}
+    assert by_id["acme-help"]["incidents"] == [] and by_id["acme-help"]["needs_reconnect"] is False
+    assert get(messages, "/brands/globex-nope/sources")[0] == 404

@@ -1,4 +1,4 @@
-"""The HTTP API: per-brand statistics and the message queue.
+"""The HTTP API: per-brand statistics, the message queue and the health of connected sources.
 
 Built as a function of its dependencies so tests and the OpenAPI export can
 create it without AWS. Every bad request is a 4xx with a message.
@@ -21,7 +21,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from replywatch.models import SLUG_PATTERN, Brand, MessageKind, MessageStatus, Sentiment
+from replywatch.health import Incident, open_incidents
+from replywatch.models import (
+    SLUG_PATTERN,
+    Brand,
+    Health,
+    MessageKind,
+    MessageStatus,
+    Sentiment,
+    Source,
+    SourceState,
+    Usage,
+)
 from replywatch.stats import Backlog, DayAggregate, StatsResponse, summarise
 from replywatch.store import InvalidPageToken, QueuePage
 
@@ -68,6 +79,33 @@ class StatsReader(Protocol):
 
 class BrandReader(Protocol):
     def get_brand(self, brand_id: str) -> Brand | None: ...
+
+    def list_sources(self) -> list[tuple[Source, SourceState]]: ...
+
+
+class IncidentView(BaseModel):
+    incident: Incident
+    since: Annotated[str, Field(description="When it began (a time), or the budget period")]
+
+
+class SourceView(BaseModel):
+    source_id: str
+    platform: str
+    base_url: str
+    enabled: bool
+    health: Health
+    needs_reconnect: Annotated[bool, Field(description="The platform refused the credentials")]
+    last_polled_at: datetime | None
+    last_ok_at: datetime | None
+    failing_since: datetime | None
+    last_inbound_at: Annotated[datetime | None, Field(description="Last time a customer message arrived")]
+    resume_after: Annotated[datetime | None, Field(description="Rate limited or out of budget until then")]
+    usage: Usage | None
+    incidents: Annotated[list[IncidentView], Field(description="What needs attention now")]
+
+
+class SourcesList(BaseModel):
+    items: list[SourceView]
 
 
 def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], datetime]) -> APIGatewayRestResolver:
@@ -137,6 +175,38 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
             items=[MessageView.model_validate(record.model_dump() | {"key": record.key}) for record in page.messages],
             next=_encode_token(page.next_token),
         )
+
+    @app.get("/brands/<brand_id>/sources", summary="The brand's connected accounts and their health")
+    def sources(
+        brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
+    ) -> SourcesList:
+        brand = brand_or_404(brand_id)
+        now = clock()
+        items = []
+        for source, state in brands.list_sources():
+            if source.brand_id != brand.brand_id:
+                continue
+            incidents = [
+                IncidentView(incident=found.incident, since=found.since) for found in open_incidents(source, state, now)
+            ]
+            items.append(
+                SourceView(
+                    source_id=source.source_id,
+                    platform=source.platform,
+                    base_url=source.base_url,
+                    enabled=source.enabled,
+                    health=state.health,
+                    needs_reconnect=state.health is Health.AUTH_FAILED,
+                    last_polled_at=state.last_polled_at,
+                    last_ok_at=state.last_ok_at,
+                    failing_since=state.failing_since,
+                    last_inbound_at=state.last_inbound_at,
+                    resume_after=state.resume_after,
+                    usage=state.usage,
+                    incidents=incidents,
+                )
+            )
+        return SourcesList(items=sorted(items, key=lambda item: item.source_id))
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:

@@ -276,3 +276,17 @@ def test_no_more_than_per_host_sources_are_polled_at_once_against_one_host() -> 
     poller.per_host, poller.concurrency = 3, 10
     assert len(poll(poller, NOW)) == 24
     assert peak == {"https://one.example": 3, "https://two.example": 3}
+
+
+def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
+    poller, state, _ = setup(source("acme-x"))
+    BEHAVIOUR.outcome["acme-x"] = "auth"
+    polled = [minute for minute in range(0, 120) if poll(poller, NOW + timedelta(minutes=minute))]
+    gaps = [later - earlier for earlier, later in zip(polled, polled[1:], strict=False)]
+    assert gaps[:3] == [1, 1, 1], "a passing failure is retried at once"
+    assert max(gaps) == 15 and gaps == sorted(gaps), "then further apart, never more than 15 minutes"
+    BEHAVIOUR.outcome["acme-x"] = "ok"
+    resume = state.states["acme-x"].resume_after
+    assert resume is not None
+    assert poll(poller, resume) == {"acme-x": "ok"}
+    assert state.states["acme-x"].resume_after is None

@@ -79,13 +79,17 @@ def test_only_the_poller_reads_secrets_and_only_under_the_prefix() -> None:
 
 
 def test_email_may_only_be_sent_from_the_alert_sender_and_sms_never_to_topics() -> None:
-    for name in ("ProcessFunction", "SweepFunction"):
-        statements = [
-            s for p in resource(name)["Properties"]["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])
-        ]
-        ses = next(s for s in statements if s["Action"] == "ses:SendEmail")
-        assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "AlertSender"}}}
-        deny = next(s for s in statements if s["Effect"] == "Deny")
-        assert deny["Action"] == "sns:Publish"
+    statements = resource("AlertSendingPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    ses = next(s for s in statements if s["Action"] == "ses:SendEmail")
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "AlertSender"}}}
+    deny = next(s for s in statements if s["Effect"] == "Deny")
+    assert deny["Action"] == "sns:Publish"
+    senders = [
+        name for name, body in functions().items() if {"Ref": "AlertSendingPolicy"} in body["Properties"]["Policies"]
+    ]
+    assert sorted(senders) == ["PollFunction", "ProcessFunction", "SweepFunction"]
+    for name, body in functions().items():
+        inline = str([p for p in body["Properties"].get("Policies", []) if isinstance(p, dict) and "Statement" in p])
+        assert "ses:" not in inline and "sns:" not in inline, f"{name} may only send through AlertSendingPolicy"
     api_policies = str(resource("ApiFunction")["Properties"]["Policies"])
     assert "DynamoDBReadPolicy" in api_policies and "Crud" not in api_policies

@@ -17,6 +17,9 @@ FAILING_AFTER = timedelta(minutes=30)
 SILENT_AFTER = timedelta(days=7)
 SILENT_OPTION = "silent_after_hours"  # per source; 0 turns the silence alert off
 BUDGET_WARN_AT = 0.8
+# A failing source is retried less often the longer it fails (a quarter of its outage), at most
+# this far apart: a revoked token is not hammered every minute, and a fixed one is seen soon.
+MAX_RETRY_INTERVAL = timedelta(minutes=15)
 
 
 class Incident(StrEnum):
@@ -43,6 +46,9 @@ def advance(
 ) -> SourceState:
     """The state after one poll."""
     failed = health in FAILED
+    failing_since = (before.failing_since or now) if failed else None
+    if failed and resume_after is None and failing_since is not None:
+        resume_after = now + min(MAX_RETRY_INTERVAL, (now - failing_since) / 4)
     return before.model_copy(
         update={
             "cursor": cursor,
@@ -52,7 +58,7 @@ def advance(
             "last_error": error,
             "watching_since": before.watching_since or now,
             "last_ok_at": before.last_ok_at if failed else now,
-            "failing_since": (before.failing_since or now) if failed else None,
+            "failing_since": failing_since,
             "last_inbound_at": now if inbound else before.last_inbound_at,
             "usage": usage if usage is not None else before.usage,
         }

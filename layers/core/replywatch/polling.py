@@ -56,8 +56,8 @@ class Poller:
     secrets: SecretReader
     retention: timedelta
     max_pages: int = 10
-    concurrency: int = 10
-    per_host: int = 4
+    concurrency: int = 64
+    per_host: int = 16
     notifier: Notifier | None = None  # source-health alerts; None: recorded, not sent
 
     async def poll_all(self, client: httpx.AsyncClient, now: datetime) -> PollReport:

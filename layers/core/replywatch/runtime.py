@@ -35,8 +35,8 @@ class Settings(BaseModel):
     default_sla_seconds: Annotated[int, Field(alias="DEFAULT_SLA_SECONDS", default=3600, gt=0)]
     retention_days: Annotated[int, Field(alias="RETENTION_DAYS", default=400, gt=0)]
     max_pages_per_source: Annotated[int, Field(alias="MAX_PAGES_PER_SOURCE", default=10, gt=0)]
-    poll_concurrency: Annotated[int, Field(alias="POLL_CONCURRENCY", default=10, gt=0)]
-    poll_per_host: Annotated[int, Field(alias="POLL_PER_HOST", default=4, gt=0)]
+    poll_concurrency: Annotated[int, Field(alias="POLL_CONCURRENCY", default=64, gt=0)]
+    poll_per_host: Annotated[int, Field(alias="POLL_PER_HOST", default=16, gt=0)]
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", default=10.0, gt=0)]
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,7 +283,7 @@ def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
     poller, state, _ = setup(source("acme-x"))
     BEHAVIOUR.outcome["acme-x"] = "auth"
     polled = [minute for minute in range(0, 120) if poll(poller, NOW + timedelta(minutes=minute))]
-    gaps = [later - earlier for earlier, later in zip(polled, polled[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polled)]
     assert gaps[:3] == [1, 1, 1], "a passing failure is retried at once"
     assert max(gaps) == 15 and gaps == sorted(gaps), "then further apart, never more than 15 minutes"
     BEHAVIOUR.outcome["acme-x"] = "ok"

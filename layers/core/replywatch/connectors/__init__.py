@@ -12,9 +12,11 @@ from replywatch.connectors.base import (
     RateLimited,
 )
 from replywatch.connectors.mastodon import MastodonConnector
+from replywatch.connectors.x import XConnector
 
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
+    XConnector.platform: XConnector(),
 }
 
 

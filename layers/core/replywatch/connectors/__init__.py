@@ -13,10 +13,12 @@ from replywatch.connectors.base import (
 )
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.connectors.x import XConnector
+from replywatch.connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
     XConnector.platform: XConnector(),
+    YouTubeConnector.platform: YouTubeConnector(),
 }
 
 

@@ -11,12 +11,14 @@ from replywatch.connectors.base import (
     PollContext,
     RateLimited,
 )
+from replywatch.connectors.bluesky import BlueskyConnector
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.connectors.x import XConnector
 from replywatch.connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
+    BlueskyConnector.platform: BlueskyConnector(),
     XConnector.platform: XConnector(),
     YouTubeConnector.platform: YouTubeConnector(),
 }

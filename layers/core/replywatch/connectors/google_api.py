@@ -1,0 +1,76 @@
+"""Google API error answers, read the way Google writes them (Business Profile, Play Developer).
+
+Google says "slow down" with 429, or with 403 and ``error.status`` RESOURCE_EXHAUSTED or a reason
+such as ``rateLimitExceeded``; ``check`` in ``http`` would take every 403 for a refused token, so
+these are read first. When to retry: ``Retry-After`` if sent, else the ``google.rpc.RetryInfo``
+``retryDelay`` in the error's details, else a minute (both APIs count requests per minute).
+401 or UNAUTHENTICATED -> AuthFailed (``google_oauth.request`` has already retried once with a
+fresh token); other 403s (PERMISSION_DENIED: access to the location or app was withdrawn) too.
+A 400 for a request that carried a saved page token -> StaleToken, so the stream starts afresh.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from replywatch.connectors.base import AuthFailed, RateLimited
+from replywatch.connectors.http import DEFAULT_BACKOFF, check, parse_retry_after
+from replywatch.connectors.review_feed import StaleToken
+
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED"})
+_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def _error(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _reasons(error: dict[str, Any]) -> set[str]:
+    found = set()
+    for entry in [*(error.get("errors") or []), *(error.get("details") or [])]:
+        if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
+            found.add(entry["reason"])
+    return found
+
+
+def _retry_delay(error: dict[str, Any]) -> timedelta | None:
+    for entry in error.get("details") or []:
+        if isinstance(entry, dict) and str(entry.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DELAY.match(str(entry.get("retryDelay", "")))
+            if match:
+                return timedelta(seconds=float(match.group(1)))
+    return None
+
+
+def _when(response: httpx.Response, error: dict[str, Any], now: datetime) -> datetime:
+    told = parse_retry_after(response.headers.get("retry-after", ""), now)
+    if told is not None and told > now:
+        return told
+    delay = _retry_delay(error)
+    return now + (delay if delay is not None and delay > timedelta(0) else DEFAULT_BACKOFF)
+
+
+def check_google(response: httpx.Response, now: datetime, *, token_sent: bool = False) -> httpx.Response:
+    """``response`` if it succeeded; otherwise the connector error Google's answer means."""
+    if response.status_code < 400:
+        return response
+    error = _error(response)
+    status = str(error.get("status", ""))
+    if response.status_code == 429 or (
+        response.status_code == 403 and (status == "RESOURCE_EXHAUSTED" or _reasons(error) & RATE_REASONS)
+    ):
+        raise RateLimited(_when(response, error, now))
+    if response.status_code == 401 or status == "UNAUTHENTICATED":
+        raise AuthFailed(f"HTTP {response.status_code}")
+    if response.status_code == 400 and token_sent:
+        raise StaleToken("the saved page token was refused")
+    return check(response, now)

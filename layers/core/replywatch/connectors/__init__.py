@@ -13,11 +13,13 @@ from replywatch.connectors.base import (
 )
 from replywatch.connectors.bluesky import BlueskyConnector
 from replywatch.connectors.mastodon import MastodonConnector
+from replywatch.connectors.reddit import RedditConnector
 from replywatch.connectors.x import XConnector
 from replywatch.connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
+    RedditConnector.platform: RedditConnector(),
     BlueskyConnector.platform: BlueskyConnector(),
     XConnector.platform: XConnector(),
     YouTubeConnector.platform: YouTubeConnector(),

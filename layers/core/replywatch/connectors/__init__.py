@@ -12,6 +12,7 @@ from replywatch.connectors.base import (
     RateLimited,
 )
 from replywatch.connectors.bluesky import BlueskyConnector
+from replywatch.connectors.facebook import FacebookConnector
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.connectors.reddit import RedditConnector
 from replywatch.connectors.x import XConnector
@@ -19,6 +20,7 @@ from replywatch.connectors.youtube import YouTubeConnector
 
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
+    FacebookConnector.platform: FacebookConnector(),
     RedditConnector.platform: RedditConnector(),
     BlueskyConnector.platform: BlueskyConnector(),
     XConnector.platform: XConnector(),

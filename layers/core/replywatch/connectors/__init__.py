@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from replywatch.connectors.app_store import AppStoreConnector
 from replywatch.connectors.base import (
     AuthFailed,
     BudgetExhausted,
@@ -13,6 +14,8 @@ from replywatch.connectors.base import (
 )
 from replywatch.connectors.bluesky import BlueskyConnector
 from replywatch.connectors.facebook import FacebookConnector
+from replywatch.connectors.google_business import GoogleBusinessConnector
+from replywatch.connectors.google_play import GooglePlayConnector
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.connectors.reddit import RedditConnector
 from replywatch.connectors.x import XConnector
@@ -25,6 +28,9 @@ REGISTRY: dict[str, Connector] = {
     BlueskyConnector.platform: BlueskyConnector(),
     XConnector.platform: XConnector(),
     YouTubeConnector.platform: YouTubeConnector(),
+    GoogleBusinessConnector.platform: GoogleBusinessConnector(),
+    GooglePlayConnector.platform: GooglePlayConnector(),
+    AppStoreConnector.platform: AppStoreConnector(),
 }
 
 

@@ -407,6 +407,8 @@ def test_reviews_at_the_same_second_as_the_mark_are_not_lost_or_repeated() -> No
     fake.items.append(review(3, created=moment))  # listed later, with the same createdDate
     later, _ = poll(fake, cursor=cursor)
     assert ids(later, from_brand=False) == [review_id(3)]
+    again, _ = poll(fake, cursor=later[-1].cursor)
+    assert ids(again) == []
 
 
 # --- the first poll ---------------------------------------------------------------------------------

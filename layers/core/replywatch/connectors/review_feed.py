@@ -217,7 +217,8 @@ async def walk(
             done = reached or not listing.next_token or not listing.items
             if done:
                 if top.time is not None:
-                    cursor[name], cursor[ids_key] = iso(top.time), _dump_ids(top.ids)
+                    same = top.time == floor  # reviews at the old mark's very time: keep the ids read before
+                    cursor[name], cursor[ids_key] = iso(top.time), _dump_ids(top.ids | floor_ids if same else top.ids)
                 elif name not in cursor:
                     cursor[name], cursor[ids_key] = cursor[SINCE], "[]"
                 for key in (token_key, top_key, top_ids_key):

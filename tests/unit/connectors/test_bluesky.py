@@ -4,7 +4,7 @@ The fixtures (tests/fixtures/bluesky) follow the lexicons: createSession's outpu
 listNotifications page (mention, reply, quote and a like), a getAuthorFeed page (the brand's
 reply, a repost, a post). The fake pages the way the AppView does: notifications newest first
 by ``indexedAt`` with the last item's ``indexedAt`` as the cursor (strictly older next time);
-author feeds by the earlier of createdAt and indexedAt with a ``<ms>::<cid>`` cursor. It issues
+author feeds by the earlier of createdAt and indexedAt with a ``<ms>__<cid>`` cursor. It issues
 JWTs with ``exp`` claims and refuses expired ones with ``400 ExpiredToken``, as a PDS does.
 """
 
@@ -259,12 +259,12 @@ class FakeBluesky:
 
         ordered = sorted(self.feed, key=key, reverse=True)
         if "cursor" in params:
-            ms, _, last = params["cursor"].partition("::")
+            ms, _, last = params["cursor"].partition("__")
             ordered = [item for item in ordered if key(item) < (int(ms), last)]
         page = ordered[: int(params.get("limit", "50"))]
         body: dict[str, Any] = {"feed": page}
         if page:
-            body["cursor"] = "::".join(str(part) for part in key(page[-1]))
+            body["cursor"] = "__".join(str(part) for part in key(page[-1]))
         return httpx.Response(200, json=body, headers=self.headers)
 
     def to(self, nsid: str) -> list[httpx.Request]:

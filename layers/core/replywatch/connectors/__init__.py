@@ -16,6 +16,7 @@ from replywatch.connectors.bluesky import BlueskyConnector
 from replywatch.connectors.facebook import FacebookConnector
 from replywatch.connectors.google_business import GoogleBusinessConnector
 from replywatch.connectors.google_play import GooglePlayConnector
+from replywatch.connectors.instagram import InstagramConnector
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.connectors.reddit import RedditConnector
 from replywatch.connectors.x import XConnector
@@ -24,6 +25,7 @@ from replywatch.connectors.youtube import YouTubeConnector
 REGISTRY: dict[str, Connector] = {
     MastodonConnector.platform: MastodonConnector(),
     FacebookConnector.platform: FacebookConnector(),
+    InstagramConnector.platform: InstagramConnector(),
     RedditConnector.platform: RedditConnector(),
     BlueskyConnector.platform: BlueskyConnector(),
     XConnector.platform: XConnector(),

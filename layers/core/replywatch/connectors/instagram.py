@@ -1,0 +1,225 @@
+"""Instagram (a professional account, through the Graph API with Facebook Login): comments
+and replies on the account's media, and the account's own replies. Needs the ``ig_user_id``
+option and a token that may read the account's comments.
+
+One stream, ``comments``: ``GET /{ig-user-id}/media`` for the media of the last
+``post_window_days``, newest first, each with its comments embedded and each comment with its
+replies. Graph does not promise an order for comments, so a medium with more comments (or a
+comment with more replies) than are embedded is read through to the end
+(``/{media-id}/comments``, ``/{comment-id}/replies``), unless its ``comments_count`` (which
+counts replies too) is what it was when it was last read in full. A top-level comment's parent
+is the medium, a reply's the comment it is under (Instagram threads one level deep).
+
+The account's own comments are recognised by ``from.id`` or, as Graph may give the account a
+scoped id there, by its username (the ``username`` option, or looked up once and kept in the
+cursor). @mentions of the account in other people's media arrive only by webhook.
+
+How the stream pages, resumes and stops: :mod:`replywatch.connectors.meta`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+
+from replywatch.connectors.base import BudgetRule, Page, PollContext
+from replywatch.connectors.meta import (
+    Job,
+    Scan,
+    Step,
+    graph_get,
+    items,
+    next_after,
+    page_params,
+    required_option,
+    run_scan,
+    skipped_malformed,
+    window_start,
+)
+from replywatch.models import Message, MessageKind
+
+PLATFORM = "instagram"
+COMMENTS = "comments"
+USERNAME = "username"  # the cursor key (and option) holding the account's username
+EMBEDDED = 25  # media per page; comments embedded per medium; replies embedded per comment
+CHUNK = 50  # comments or replies per page when a medium or comment is read on
+REPLY_FIELDS = "id,text,timestamp,username,from,parent_id"
+COMMENT_FIELDS = f"{REPLY_FIELDS},replies.limit({EMBEDDED}){{{REPLY_FIELDS}}}"
+MEDIA_FIELDS = f"id,timestamp,permalink,comments_count,comments.limit({EMBEDDED}){{{COMMENT_FIELDS}}}"
+_INVALID = (ValidationError, TypeError, ValueError)
+
+
+class _User(BaseModel):
+    id: str = Field(min_length=1)
+    username: str = ""
+
+
+class _Comment(BaseModel):
+    id: str = Field(min_length=1)
+    timestamp: AwareDatetime
+    text: str = ""
+    username: str = ""
+    author: _User | None = Field(default=None, alias="from")
+    parent_id: str | None = None
+
+
+class _Media(BaseModel):
+    id: str = Field(min_length=1)
+    timestamp: AwareDatetime
+    permalink: str | None = None
+    comments_count: int | None = None
+
+
+class InstagramConnector:
+    platform: ClassVar[str] = PLATFORM
+    default_base_url: ClassVar[str] = "https://graph.facebook.com/v21.0"
+    budget: ClassVar[BudgetRule | None] = None
+
+    async def pages(self, ctx: PollContext) -> AsyncIterator[Page]:
+        ig_user_id = required_option(ctx, "ig_user_id")
+        cursor = dict(ctx.cursor)
+        username = ctx.option(USERNAME) or cursor.get(USERNAME)
+        if not username:
+            body, _ = await graph_get(ctx, ig_user_id, [("fields", "id,username")])
+            username = str(body.get("username") or "")
+            if username:
+                cursor[USERNAME] = username
+        async for page in run_scan(ctx, cursor, _MediaWalk(ig_user_id, username)):
+            yield page
+
+
+@dataclass
+class _MediaWalk:
+    ig_user_id: str
+    username: str
+    name: str = COMMENTS
+
+    async def listing(self, ctx: PollContext, scan: Scan, after: str) -> Step:
+        since = window_start(ctx)
+        params = [("fields", MEDIA_FIELDS), ("limit", str(EMBEDDED))]
+        params.extend(page_params(after))
+        body, headers = await graph_get(ctx, f"{self.ig_user_id}/media", params)
+        step = Step(headers=headers, next_after=next_after(body))
+        for raw in items(body):
+            try:
+                media = _Media.model_validate(raw)
+            except _INVALID:
+                step.skipped += 1
+                skipped_malformed(PLATFORM, ctx, raw, self.name)
+                continue
+            if media.timestamp < since:
+                step.next_after = None  # newest first: the rest are older still
+                break
+            count = media.comments_count
+            read_on = count is None or scan.known_counts.get(media.id) != count
+            context = {"media": media.id, "permalink": media.permalink or ""}
+            comments = raw.get("comments")
+            jobs = self._comments(ctx, scan, items(comments), context, step, read_on=read_on)
+            more = next_after(comments)
+            if more and read_on:
+                jobs.insert(0, Job(f"{media.id}/comments", more, context))
+            if count is not None and (jobs or not read_on):
+                scan.counts[media.id] = count  # read in full once these jobs are done
+            step.jobs.extend(jobs)
+        return step
+
+    async def job(self, ctx: PollContext, scan: Scan, job: Job) -> Step:
+        replies = job.path.endswith("/replies")
+        fields = REPLY_FIELDS if replies else COMMENT_FIELDS
+        params = [("fields", fields), ("limit", str(CHUNK)), *page_params(job.after)]
+        body, headers = await graph_get(ctx, job.path, params)
+        step = Step(headers=headers)
+        if replies:
+            self._replies(ctx, scan, items(body), job.context, step)
+        else:
+            step.jobs.extend(self._comments(ctx, scan, items(body), job.context, step, read_on=True))
+        more = next_after(body)
+        if more:
+            step.jobs.insert(0, Job(job.path, more, job.context))
+        return step
+
+    def _comments(
+        self, ctx: PollContext, scan: Scan, raws: list[Any], context: dict[str, str], step: Step, *, read_on: bool
+    ) -> list[Job]:
+        """Take the new comments of one page of a medium's comments, and their new replies."""
+        jobs = []
+        for raw in raws:
+            try:
+                comment = _Comment.model_validate(raw)
+                if scan.is_new(comment.id, comment.timestamp):
+                    # A top-level comment answers the medium, which is the account's.
+                    message = self._message(ctx, comment, context, comment.parent_id or context["media"], True)
+                    if message is not None:
+                        step.messages.append(message)
+            except _INVALID:
+                step.skipped += 1
+                skipped_malformed(PLATFORM, ctx, raw, self.name)
+                continue
+            thread = {**context, "comment": comment.id, "comment_author": self._author_id(comment)}
+            if self._is_brand(comment):
+                thread["comment_by_brand"] = "1"
+            replies = raw.get("replies") if isinstance(raw, dict) else None
+            self._replies(ctx, scan, items(replies), thread, step)
+            more = next_after(replies)
+            if more and read_on:
+                jobs.append(Job(f"{comment.id}/replies", more, thread))
+        return jobs
+
+    def _replies(self, ctx: PollContext, scan: Scan, raws: list[Any], context: dict[str, str], step: Step) -> None:
+        for raw in raws:
+            try:
+                reply = _Comment.model_validate(raw)
+                if not scan.is_new(reply.id, reply.timestamp):
+                    continue
+                parent = reply.parent_id or context["comment"]
+                message = self._message(ctx, reply, context, parent, context.get("comment_by_brand") == "1")
+            except _INVALID:
+                step.skipped += 1
+                skipped_malformed(PLATFORM, ctx, raw, self.name)
+                continue
+            if message is not None:
+                step.messages.append(message)
+
+    def _message(
+        self, ctx: PollContext, comment: _Comment, context: dict[str, str], parent_id: str, parent_by_brand: bool
+    ) -> Message | None:
+        from_brand = self._is_brand(comment)
+        if from_brand and parent_by_brand:
+            return None  # the account on its own medium or comment: nobody is answered
+        if parent_by_brand:
+            parent_author: str | None = self.ig_user_id
+        else:
+            parent_author = context.get("comment_author") or None
+        username = (comment.author.username if comment.author else "") or comment.username
+        return Message(
+            brand=ctx.source.brand_id,
+            platform=PLATFORM,
+            source_id=ctx.source.source_id,
+            platform_id=comment.id,
+            thread_id=context["media"],
+            parent_id=parent_id,
+            parent_author_id=parent_author,
+            author_id=self._author_id(comment),
+            author_handle=f"@{username}" if username else self._author_id(comment),
+            text=comment.text,
+            permalink=context.get("permalink") or None,
+            created_at=comment.timestamp,
+            kind=MessageKind.COMMENT,
+            from_brand=from_brand,
+        )
+
+    def _author_id(self, comment: _Comment) -> str:
+        if comment.author is not None:
+            return comment.author.id
+        if comment.username:
+            return comment.username
+        raise ValueError("a comment without an author")
+
+    def _is_brand(self, comment: _Comment) -> bool:
+        if comment.author is not None and comment.author.id == self.ig_user_id:
+            return True
+        username = (comment.author.username if comment.author else "") or comment.username
+        return bool(self.username) and username.lower() == self.username.lower()

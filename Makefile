@@ -16,12 +16,13 @@ export SAM_CLI_TELEMETRY := 0
 # Tests and the demo talk to moto or MiniStack only, never to a real account.
 unexport AWS_PROFILE AWS_ENDPOINT_URL
 
-.PHONY: help demo test lint unit integration e2e venvs clean
+.PHONY: help demo test lint unit integration e2e venvs clean bench atproto
 
 help:
 	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
 	@echo "make test   lint + unit + integration + e2e (sets everything up itself)"
 	@echo "make unit | integration | e2e | lint"
+	@echo "make bench  benchmarks (poll fan-out over 1,000 sources against a slow fake API)"
 
 $(VENV)/.stamp: pyproject.toml layers/core/requirements.txt
 	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0)"; exit 1; }
@@ -68,10 +69,19 @@ integration: $(VENV)/.stamp
 e2e: venvs
 	$(PY) -m pytest tests/e2e -q
 
+# The Bluesky reference servers (@atproto/dev-env) for the Bluesky integration tests:
+# PostgreSQL and Redis from Debian (installed when missing, as root), node_modules via npm ci.
+atproto:
+	bash infra/local/atproto/setup.sh
+
 test:
-	@$(MAKE) --no-print-directory -j3 venvs
+	@$(MAKE) --no-print-directory -j4 venvs atproto
 	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests
+
+# Benchmarks print measured ratios; they are not part of `make test`.
+bench: $(VENV)/.stamp
+	$(PY) -m bench.poll_bench
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from replywatch.models import Message
-from replywatch.ports import MessageRepository
+from replywatch.ports import MessageSink
 
 
-def ingest(messages: MessageRepository, batch: Iterable[Message], *, now: datetime, retention: timedelta) -> int:
+def ingest(messages: MessageSink, batch: Iterable[Message], *, now: datetime, retention: timedelta) -> int:
     """Store each message not already stored; returns how many were new."""
     stored = 0
     for message in batch:

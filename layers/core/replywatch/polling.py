@@ -22,7 +22,7 @@ from replywatch.connectors import AuthFailed, ConnectorError, PollContext, RateL
 from replywatch.connectors.base import BudgetExhausted, Meter
 from replywatch.ingest import ingest
 from replywatch.models import AlertKind, Health, Source, SourceState
-from replywatch.ports import MessageRepository, SecretReader, StateRepository
+from replywatch.ports import MessageSink, SecretReader, SourceRepository
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class PollReport:
 
 @dataclass
 class Poller:
-    messages: MessageRepository
-    state: StateRepository
+    messages: MessageSink
+    state: SourceRepository
     secrets: SecretReader
     retention: timedelta
     max_pages: int = 10

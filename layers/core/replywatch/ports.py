@@ -17,8 +17,13 @@ class Conflict(Exception):
     """A conditional write lost a race: re-read and decide again."""
 
 
-class MessageRepository(Protocol):
+class MessageSink(Protocol):
+    """Where new messages go, polled or pushed: idempotent by key."""
+
     def put_new(self, message: Message, *, ingested_at: datetime, expires_at: datetime) -> bool: ...
+
+
+class MessageRepository(MessageSink, Protocol):
 
     def get(self, key: str) -> MessageRecord | None: ...
 
@@ -50,10 +55,10 @@ class MessageRepository(Protocol):
     def forget(self, record: MessageRecord, *, now: datetime) -> bool: ...
 
 
-class StateRepository(Protocol):
-    def get_brand(self, brand_id: str) -> Brand | None: ...
+class SourceRepository(Protocol):
+    """What the poller reads and writes: sources, their state, and who to tell about them."""
 
-    def list_brands(self) -> list[Brand]: ...
+    def get_brand(self, brand_id: str) -> Brand | None: ...
 
     def list_sources(self) -> list[tuple[Source, SourceState]]: ...
 
@@ -64,6 +69,10 @@ class StateRepository(Protocol):
     def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool: ...
 
     def release_alert(self, message_key: str, slot: str) -> None: ...
+
+
+class StateRepository(SourceRepository, Protocol):
+    def list_brands(self) -> list[Brand]: ...
 
 
 class SecretReader(Protocol):

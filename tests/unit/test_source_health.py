@@ -291,3 +291,4 @@ def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
     assert resume is not None
     assert poll(poller, resume) == {"acme-x": "ok"}
     assert state.states["acme-x"].resume_after is None
+

@@ -147,10 +147,23 @@ class Source(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        # Tokens travel to this URL: plain http only to this machine (local fakes and tests).
-        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+        if not _safe_url(value):
             raise ValueError("base_url must be an https:// URL")
         return value.rstrip("/")
+
+    @field_validator("options")
+    @classmethod
+    def _option_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        # Credentials travel to some of these (an OAuth token_url): the same rule as base_url.
+        for name, url in value.items():
+            if name.endswith("_url") and not _safe_url(url):
+                raise ValueError(f"option {name} must be an https:// URL")
+        return value
+
+
+def _safe_url(value: str) -> bool:
+    """Tokens travel to these URLs: plain http only to this machine (local fakes and tests)."""
+    return value.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]"))
 
 
 class Usage(BaseModel):

@@ -67,15 +67,48 @@ def test_no_secret_or_token_is_passed_in_environment_variables() -> None:
         )
 
 
-def test_only_the_poller_reads_secrets_and_only_under_the_prefix() -> None:
-    readers = []
+def test_the_poller_reads_secrets_under_the_prefix_and_the_webhook_only_the_meta_app_secret() -> None:
+    readers = {}
     for name, body in functions().items():
         for policy in body["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 if "secretsmanager:GetSecretValue" in str(statement["Action"]):
-                    readers.append(name)
-                    assert "${SecretPrefix}*" in statement["Resource"]["Fn::Sub"]
-    assert readers == ["PollFunction"]
+                    readers[name] = statement["Resource"]["Fn::Sub"]
+    assert sorted(readers) == ["PollFunction", "WebhookFunction"]
+    assert readers["PollFunction"].endswith(":secret:${SecretPrefix}*")
+    # One secret: its name and the six characters Secrets Manager appends, no wildcard beyond.
+    assert readers["WebhookFunction"].endswith(":secret:${MetaAppSecretName}-??????")
+
+
+def test_meta_webhooks_are_public_routes_of_the_api_and_nothing_else_is() -> None:
+    events = resource("WebhookFunction")["Properties"]["Events"].values()
+    routes = {(event["Properties"]["Path"], event["Properties"]["Method"]) for event in events}
+    assert routes == {("/webhooks/meta", "GET"), ("/webhooks/meta", "POST")}
+    for event in events:
+        assert event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "Api"}
+        assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}
+    for name, body in functions().items():
+        if name != "WebhookFunction":
+            for event in body["Properties"].get("Events", {}).values():
+                assert "Auth" not in event["Properties"], f"{name} must keep the API's IAM authorizer"
+
+
+def test_the_webhook_may_only_put_and_get_messages_and_read_state() -> None:
+    props = resource("WebhookFunction")["Properties"]
+    assert props["Environment"]["Variables"] == {"META_APP_CREDENTIALS_NAME": {"Ref": "MetaAppSecretName"}}
+    assert template()["Parameters"]["MetaAppSecretName"]["Default"] == "replywatch/meta-app"
+    policies = props["Policies"]
+    assert {"DynamoDBReadPolicy": {"TableName": {"Ref": "StateTable"}}} in policies
+    assert "Crud" not in str(policies) and {"Ref": "AlertSendingPolicy"} not in policies
+    statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+    dynamodb = [s for s in statements if "dynamodb:" in str(s["Action"])]
+    assert dynamodb == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem"],
+            "Resource": {"Fn::GetAtt": "MessagesTable.Arn"},
+        }
+    ]
 
 
 def test_email_may_only_be_sent_from_the_alert_sender_and_sms_never_to_topics() -> None:

@@ -91,6 +91,10 @@ class Runtime:
         return StateStore(self.dynamodb, self.settings.state_table)
 
     @cached_property
+    def secrets(self) -> SecretsManagerReader:
+        return SecretsManagerReader(self._session.client("secretsmanager"))
+
+    @cached_property
     def notifier(self) -> AwsNotifier:
         retries = Config(retries={"mode": "standard", "max_attempts": 5})
         return AwsNotifier(

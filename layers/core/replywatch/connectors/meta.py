@@ -350,6 +350,8 @@ async def run_scan(ctx: PollContext, cursor: dict[str, str], walk: Walk) -> Asyn
     Jobs first (the children of parents already read), then the next page of parents. Each
     page's cursor holds the scan's position after it; ``cursor`` is updated in place."""
     scan = Scan.load(cursor, walk.name, ctx)
+    if scan.started is not None and scan.after is None and not scan.jobs:
+        scan.finish()  # nothing left of it (a position saved by an older version)
     if scan.started is None:
         scan.started = ctx.now
     for _ in range(ctx.max_pages):

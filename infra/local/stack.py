@@ -211,21 +211,29 @@ class LocalStack:
 
     def api_get(self, path: str, *, sign: bool = True) -> tuple[int, Any]:
         """GET an API route, SigV4-signed as an IAM caller would."""
+        status, body = self.api_request("GET", path, sign=sign)
+        try:
+            return status, json.loads(body or b"null")
+        except ValueError:
+            return status, body.decode(errors="replace")
+
+    def api_request(
+        self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None, sign: bool
+    ) -> tuple[int, bytes]:
+        """Any API route; ``sign`` as an IAM caller, or not (the public webhook routes)."""
         url = self.api_url(path)
-        headers: dict[str, str] = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         if sign:
-            request = AWSRequest(method="GET", url=url, headers=headers)
+            request = AWSRequest(method=method, url=url, data=body, headers=headers)
             SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "execute-api", REGION).add_auth(request)
             headers = dict(request.headers.items())
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as response:
-                return response.status, json.loads(response.read() or b"null")
+            with urllib.request.urlopen(
+                urllib.request.Request(url, data=body, headers=headers, method=method), timeout=60
+            ) as response:
+                return response.status, response.read()
         except urllib.error.HTTPError as error:
-            body = error.read()
-            try:
-                return error.code, json.loads(body or b"null")
-            except ValueError:
-                return error.code, body.decode(errors="replace")
+            return error.code, error.read()
 
     def _admin(self, path: str) -> Any:
         with urllib.request.urlopen(f"{self.endpoint}/_ministack/{path}", timeout=10) as response:

@@ -16,13 +16,14 @@ export SAM_CLI_TELEMETRY := 0
 # Tests and the demo talk to moto or MiniStack only, never to a real account.
 unexport AWS_PROFILE AWS_ENDPOINT_URL
 
-.PHONY: help demo test lint unit integration e2e venvs clean bench atproto
+.PHONY: help demo test lint unit integration e2e venvs clean bench atproto replay-x
 
 help:
 	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
 	@echo "make test   lint + unit + integration + e2e (sets everything up itself)"
 	@echo "make unit | integration | e2e | lint"
 	@echo "make bench  benchmarks (poll fan-out over 1,000 sources against a slow fake API)"
+	@echo "make replay-x DATA=dialogs.json   replay customer-care dialogs on a fake X through the pipeline"
 
 $(VENV)/.stamp: pyproject.toml layers/core/requirements.txt
 	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0)"; exit 1; }
@@ -50,6 +51,10 @@ venvs: $(VENV)/.stamp $(MINISTACK_VENV)/.stamp $(TOOLS_VENV)/.stamp
 demo:
 	@$(MAKE) --no-print-directory -j3 venvs
 	$(PY) -m infra.local.demo
+
+replay-x: $(VENV)/.stamp
+	@test -n "$(DATA)" || { echo "usage: make replay-x DATA=path/to/dialogs.json (e.g. ../shared/data/ibm-customer-care/dev.json)"; exit 1; }
+	@$(PY) -m infra.local.replay_x "$(DATA)"
 
 lint: $(VENV)/.stamp $(TOOLS_VENV)/.stamp
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,8 @@ is the medium, a reply's the comment it is under (Instagram threads one level de
 
 The account's own comments are recognised by ``from.id`` or, as Graph may give the account a
 scoped id there, by its username (the ``username`` option, or looked up once and kept in the
-cursor). @mentions of the account in other people's media arrive only by webhook.
+cursor). @mentions of the account in other people's media arrive only by webhook: the
+webhook names the comment, and :func:`fetch_mention` reads it with the account's token.
 
 How the stream pages, resumes and stops: :mod:`replywatch.connectors.meta`.
 """
@@ -21,12 +22,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
-from replywatch.connectors.base import BudgetRule, Page, PollContext
+from replywatch.connectors.base import (
+    AuthFailed,
+    BudgetRule,
+    ConnectorError,
+    Page,
+    PollContext,
+    RateLimited,
+    bearer_token,
+)
+from replywatch.connectors.http import check, json_body
 from replywatch.connectors.meta import (
+    PERMISSION_CODES,
     Job,
     Scan,
     Step,
@@ -34,12 +47,13 @@ from replywatch.connectors.meta import (
     items,
     next_after,
     page_params,
+    raise_for_graph_error,
     required_option,
     run_scan,
     skipped_malformed,
     window_start,
 )
-from replywatch.models import Message, MessageKind
+from replywatch.models import Message, MessageKind, Source
 
 PLATFORM = "instagram"
 COMMENTS = "comments"
@@ -223,3 +237,153 @@ class _MediaWalk:
             return True
         username = (comment.author.username if comment.author else "") or comment.username
         return bool(self.username) and username.lower() == self.username.lower()
+
+
+# --- @mentions, read for the webhook ---------------------------------------------------------------
+
+# Meta documents id, like_count, media, text and timestamp for ``mentioned_comment``; an IG Comment
+# also has username, from and parent_id. Should Graph refuse one of those on this edge (error 100),
+# the comment is asked for again without from and parent_id.
+MENTION_FIELDS = "id,text,timestamp,username,from,media{id,permalink},parent_id"
+MENTION_FIELDS_NARROW = "id,text,timestamp,username,media{id,permalink}"
+TRANSIENT_CODES = frozenset({1, 2})  # "API Unknown", "API Service": Graph's own "retry later"
+FIELD_ERROR_CODE = 100
+
+
+class GraphUnavailable(ConnectorError):
+    """Graph, or the way to it, failed for the moment (network, timeout, 5xx, a transient Graph
+    error): the same request may well succeed later."""
+
+
+class _FieldsRefused(ConnectorError):
+    """Graph error 100 (invalid parameter), which is what an unknown field gets."""
+
+
+class _MediaRef(BaseModel):
+    id: str = Field(min_length=1)
+    permalink: str | None = None
+
+
+class _MentionedComment(BaseModel):
+    id: str = Field(min_length=1)
+    timestamp: AwareDatetime
+    text: str = ""
+    username: str = ""
+    author: _User | None = Field(default=None, alias="from")
+    media: _MediaRef | None = None
+    parent_id: str | None = None
+
+
+def fetch_mention(
+    client: httpx.Client, source: Source, secret: str, *, media_id: str, comment_id: str, now: datetime
+) -> Message | None:
+    """The comment in which someone @mentioned the source's account, named by a ``mentions``
+    webhook: ``GET {base_url}/{ig-user-id}?fields=mentioned_comment.comment_id({comment-id}){...}``
+    with the account's token. A mention (the medium is someone else's): parent_id only when the
+    comment replies to another comment. None for the account's own comment that answers nobody.
+
+    Raises RateLimited and AuthFailed (the account is throttled, its token unusable: Graph's
+    codes, as for polling), GraphUnavailable when the same call may succeed later, and
+    ConnectorError when it will not (deleted, comments turned off, a permission error about
+    this comment, an answer that is not a mentioned comment). Blocking, and as quick as ``client``'s timeout:
+    the webhook answers Meta within seconds."""
+    account = source.options.get("ig_user_id")
+    if not account:
+        raise ConnectorError(f"the instagram source {source.source_id} needs the ig_user_id option")
+    token = bearer_token(secret)
+    try:
+        body = _mentioned_comment(client, source, account, token, comment_id, MENTION_FIELDS, now)
+    except _FieldsRefused:
+        body = _mentioned_comment(client, source, account, token, comment_id, MENTION_FIELDS_NARROW, now)
+    return mention_message(source, body.get("mentioned_comment"), media_id=media_id, comment_id=comment_id)
+
+
+def mention_message(source: Source, raw: Any, *, media_id: str, comment_id: str) -> Message | None:
+    """A ``mentioned_comment`` object as a Message (kind mention); ConnectorError if it is not one."""
+    try:
+        comment = _MentionedComment.model_validate(raw)
+    except ValidationError as error:
+        raise ConnectorError("malformed mentioned_comment") from error
+    if comment.id != comment_id:
+        raise ConnectorError("Graph answered with another comment than the one mentioned")
+    username = (comment.author.username if comment.author else "") or comment.username
+    author_id = comment.author.id if comment.author else username
+    if not author_id:
+        raise ConnectorError("a mentioned comment without an author")
+    account = source.options.get("ig_user_id", "")
+    own_username = source.options.get(USERNAME, "")
+    from_brand = (comment.author is not None and comment.author.id == account) or (
+        bool(own_username) and username.lower() == own_username.lower()
+    )
+    if from_brand and not comment.parent_id:
+        return None  # the account mentioning itself answers nobody
+    media = comment.media
+    permalink = media.permalink if media is not None and media.permalink else None
+    try:
+        return Message(
+            brand=source.brand_id,
+            platform=PLATFORM,
+            source_id=source.source_id,
+            platform_id=comment.id,
+            thread_id=media.id if media is not None else media_id,
+            parent_id=comment.parent_id or None,
+            author_id=author_id,
+            author_handle=f"@{username}" if username else author_id,
+            text=comment.text,
+            permalink=permalink if permalink and permalink.startswith("https://") else None,
+            created_at=comment.timestamp,
+            kind=MessageKind.MENTION,
+            from_brand=from_brand,
+        )
+    except ValidationError as error:
+        raise ConnectorError("malformed mentioned_comment") from error
+
+
+def _mentioned_comment(
+    client: httpx.Client, source: Source, account: str, token: str, comment_id: str, fields: str, now: datetime
+) -> dict[str, Any]:
+    params = {"fields": f"mentioned_comment.comment_id({comment_id}){{{fields}}}"}
+    try:
+        response = client.get(
+            f"{source.base_url}/{account}", params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.HTTPError as error:  # timeouts and connection failures
+        raise GraphUnavailable(type(error).__name__) from error
+    code, transient = _graph_error(response)
+    if code == FIELD_ERROR_CODE and not transient:
+        raise _FieldsRefused(f"Graph error {code} (HTTP {response.status_code})")
+    if code in PERMISSION_CODES:
+        # About this comment (its medium's settings or owner), not the whole account as for
+        # polling: the account's other mentions are still read.
+        raise ConnectorError(f"Graph permission error {code} (HTTP {response.status_code})")
+    try:
+        raise_for_graph_error(response, now)
+    except (RateLimited, AuthFailed):
+        raise
+    except ConnectorError as error:
+        if transient or code in TRANSIENT_CODES:
+            raise GraphUnavailable(str(error)) from error
+        raise
+    if response.status_code >= 500:
+        raise GraphUnavailable(f"HTTP {response.status_code}")
+    check(response, now)
+    body = json_body(response)
+    if not isinstance(body, dict):
+        raise ConnectorError("Graph answered with something other than a JSON object")
+    return body
+
+
+def _graph_error(response: httpx.Response) -> tuple[int | None, bool]:
+    """The code of a Graph error body, and whether Graph marks it transient (``is_transient``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, False
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, False
+    try:
+        code: int | None = int(error.get("code"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        code = None
+    return code, error.get("is_transient") is True

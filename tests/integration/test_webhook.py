@@ -1,4 +1,5 @@
-"""The Meta webhook function with moto: secret, tables and stream as the stack builds them."""
+"""The Meta webhook function with moto: secret, tables and stream as the stack builds them; an
+Instagram mention is read from a local fake of Graph (127.0.0.1) with the source's token."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -24,14 +29,61 @@ APP_SECRET = "0a1b2c3d4e5f-app-secret"
 VERIFY_TOKEN = "a-long-random-verify-token"
 PAGE_ID = "1000001"
 IG_ID = "17841400000000001"
+IG_TOKEN = "IGQVJfakeAccountTokenInSecretsManager"
+MENTION_COMMENT = "17894227972186120"
+GRAPH_ANSWER = (FIXTURES.parent / "instagram" / "mentioned_comment.json").read_bytes()
+
+
+@dataclass
+class FakeGraph:
+    """Graph's mentioned_comment edge on 127.0.0.1: the documented answer for the account's
+    token, after any scripted failures (HTTP statuses)."""
+
+    failures: list[int] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, list[str]], str]] = field(default_factory=list)  # path, query, auth
+    base_url: str = ""
 
 
 @pytest.fixture
-def webhook(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def graph() -> Iterator[FakeGraph]:
+    fake = FakeGraph()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            fake.requests.append((url.path, parse_qs(url.query), self.headers.get("Authorization", "")))
+            status, body = 200, GRAPH_ANSWER
+            if fake.failures:
+                status, body = fake.failures.pop(0), b"Service Unavailable"
+            elif self.headers.get("Authorization") != f"Bearer {IG_TOKEN}" or url.path != f"/v21.0/{IG_ID}":
+                status, body = 400, (FIXTURES.parent / "instagram" / "error_expired_token.json").read_bytes()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v21.0"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def webhook(aws_env: None, graph: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     monkeypatch.setenv("META_APP_CREDENTIALS_NAME", SECRET_NAME)
-    boto3.client("secretsmanager", region_name=aws.REGION).create_secret(
+    secrets = boto3.client("secretsmanager", region_name=aws.REGION)
+    secrets.create_secret(
         Name=SECRET_NAME, SecretString=json.dumps({"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN})
     )
+    secrets.create_secret(Name="replywatch/acme-instagram", SecretString=IG_TOKEN)
     handler = aws.load_handler("webhook")
     state = handler.runtime.state
     state.put_brand(Brand(brand_id="acme", name="Acme"))
@@ -41,7 +93,7 @@ def webhook(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleTy
                 brand_id="acme",
                 source_id=f"acme-{platform}",
                 platform=platform,
-                base_url="https://graph.facebook.com/v21.0",
+                base_url=graph.base_url if platform == "instagram" else "https://graph.facebook.com/v21.0",
                 token_secret=f"replywatch/acme-{platform}",
                 options={option: value},
             )
@@ -106,9 +158,43 @@ def test_deliveries_for_no_configured_source_get_200_and_store_nothing(webhook: 
     document["entry"][0]["id"] = "424242"
     body = json.dumps(document).encode()
     assert deliver(webhook, body, sign(body))["statusCode"] == 200
-    mention = (FIXTURES / "instagram_mentions.json").read_bytes()
-    assert deliver(webhook, mention, sign(mention))["statusCode"] == 200
+    mention = json.loads((FIXTURES / "instagram_mentions.json").read_text())
+    mention["entry"][0]["id"] = "17841499999999999"
+    body = json.dumps(mention).encode()
+    assert deliver(webhook, body, sign(body))["statusCode"] == 200
     assert stored() == {}
+
+
+def test_a_signed_mention_is_read_with_the_accounts_token_and_stored_once_when_delivered_twice(
+    webhook: ModuleType, graph: FakeGraph
+) -> None:
+    body = (FIXTURES / "instagram_mentions.json").read_bytes()
+    assert deliver(webhook, body, sign(body))["statusCode"] == 200
+    assert deliver(webhook, body, sign(body), encode=True)["statusCode"] == 200
+    items = stored()
+    assert list(items) == [f"acme#instagram#{MENTION_COMMENT}"]
+    item = items[f"acme#instagram#{MENTION_COMMENT}"]
+    assert (item["kind"]["S"], item["source_id"]["S"]) == ("mention", "acme-instagram")
+    assert item["text"]["S"] == "@acme my order arrived broken, can you help?"
+    assert (item["author_id"]["S"], item["author_handle"]["S"]) == ("17841401111111111", "@dana.smith")
+    assert item["pending_pk"]["S"] == "acme"
+    # One Graph call (the second delivery found it stored), with the token from Secrets Manager.
+    ((path, query, authorization),) = graph.requests
+    assert (path, authorization) == (f"/v21.0/{IG_ID}", f"Bearer {IG_TOKEN}")
+    assert query["fields"] == [
+        f"mentioned_comment.comment_id({MENTION_COMMENT}){{id,text,timestamp,username,from,media{{id,permalink}},parent_id}}"
+    ]
+
+
+def test_a_mention_graph_cannot_give_yet_answers_503_and_is_stored_when_meta_delivers_again(
+    webhook: ModuleType, graph: FakeGraph
+) -> None:
+    graph.failures.append(502)
+    body = (FIXTURES / "instagram_mentions.json").read_bytes()
+    assert deliver(webhook, body, sign(body))["statusCode"] == 503
+    assert stored() == {}
+    assert deliver(webhook, body, sign(body))["statusCode"] == 200
+    assert list(stored()) == [f"acme#instagram#{MENTION_COMMENT}"]
 
 
 def test_a_page_reply_by_webhook_answers_the_comment_once_processed(webhook: ModuleType, pump: aws.StreamPump) -> None:

@@ -67,17 +67,25 @@ def test_no_secret_or_token_is_passed_in_environment_variables() -> None:
         )
 
 
-def test_the_poller_reads_secrets_under_the_prefix_and_the_webhook_only_the_meta_app_secret() -> None:
-    readers = {}
+def test_poll_and_webhook_read_source_secrets_under_the_prefix_and_only_the_webhook_the_meta_app_secret() -> None:
+    readers: dict[str, list[str]] = {}
     for name, body in functions().items():
         for policy in body["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                if "secretsmanager:GetSecretValue" in str(statement["Action"]):
-                    readers[name] = statement["Resource"]["Fn::Sub"]
+                if "secretsmanager" in str(statement["Action"]):
+                    assert statement["Action"] == "secretsmanager:GetSecretValue", name
+                    assert statement["Effect"] == "Allow", name
+                    readers.setdefault(name, []).append(statement["Resource"]["Fn::Sub"])
     assert sorted(readers) == ["PollFunction", "WebhookFunction"]
-    assert readers["PollFunction"].endswith(":secret:${SecretPrefix}*")
-    # One secret: its name and the six characters Secrets Manager appends, no wildcard beyond.
-    assert readers["WebhookFunction"].endswith(":secret:${MetaAppSecretName}-??????")
+    arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    assert readers["PollFunction"] == [f"{arn}${{SecretPrefix}}*"]
+    # The Meta app secret: its name and the six characters Secrets Manager appends, no wildcard beyond;
+    # source tokens (an Instagram mention is read with the account's token) under the prefix.
+    app_secret, source_tokens = f"{arn}${{MetaAppSecretName}}-??????", f"{arn}${{SecretPrefix}}*"
+    assert sorted(readers["WebhookFunction"]) == sorted([app_secret, source_tokens])
+    for name, body in functions().items():
+        if name != "WebhookFunction":
+            assert "MetaAppSecretName" not in str(body), f"{name} must not name the Meta app secret"
 
 
 def test_meta_webhooks_are_public_routes_of_the_api_and_nothing_else_is() -> None:

@@ -8,11 +8,14 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from replywatch import webhooks
@@ -41,6 +44,8 @@ INSTAGRAM = Source(
     options={"ig_user_id": IG_ID},
 )
 SECRET_TEXT = "my card number ends 4242 and I live at 1 Elm Row"
+MENTION_MEDIA = "17918195224117851"
+MENTION_COMMENT = "17894227972186120"
 
 
 def payload(name: str) -> dict[str, Any]:
@@ -226,15 +231,23 @@ def test_instagram_replies_by_the_account_are_recognised_by_its_username_option(
     assert found["17870913679156920"].from_brand is True
 
 
-def test_an_instagram_mention_is_logged_by_its_ids_and_not_stored(webhook_log: list[logging.LogRecord]) -> None:
+def test_an_instagram_mention_is_named_for_reading_from_graph_not_parsed_into_a_message() -> None:
     parsed = parse(payload("instagram_mentions.json"), [INSTAGRAM], no_parents)
-    assert parsed.messages == [] and parsed.deferred == 1
-    (record,) = [record for record in webhook_log if "mention" in record.getMessage()]
-    assert (record.media_id, record.comment_id, record.entry_id) == (  # type: ignore[attr-defined]
-        "17918195224117851",
-        "17894227972186120",
-        IG_ID,
-    )
+    assert parsed.messages == [] and (parsed.skipped, parsed.deferred) == (0, 0)
+    assert parsed.mentions == [webhooks.Mention(INSTAGRAM, IG_ID, MENTION_MEDIA, MENTION_COMMENT)]
+
+
+def test_caption_mentions_are_left_out_and_mentions_with_odd_ids_are_malformed(
+    webhook_log: list[logging.LogRecord],
+) -> None:
+    document = payload("instagram_mentions.json")
+    changes = document["entry"][0]["changes"]
+    changes.append({"field": "mentions", "value": {"media_id": "17918195224117852"}})  # a caption
+    changes.append({"field": "mentions", "value": {"media_id": MENTION_MEDIA, "comment_id": "1){access_token}"}})
+    parsed = parse(document, [INSTAGRAM], no_parents)
+    assert [mention.comment_id for mention in parsed.mentions] == [MENTION_COMMENT]
+    assert (parsed.deferred, parsed.skipped) == (1, 1)
+    assert any(getattr(record, "media_id", None) == "17918195224117852" for record in webhook_log)
 
 
 # --- parsing: what is skipped ------------------------------------------------------------------------
@@ -293,7 +306,13 @@ def post(body: bytes, signature: str | None) -> Request:
     return Request(method="POST", params={}, headers=headers, body=body)
 
 
-def serve(request: Request, messages: MemoryMessages, *sources: Source, app: Any = lambda: APP) -> Reply:
+def serve(
+    request: Request,
+    messages: MemoryMessages,
+    *sources: Source,
+    app: Any = lambda: APP,
+    mentions: webhooks.MentionReader | None = None,
+) -> Reply:
     return handle(
         request,
         app=app,
@@ -301,6 +320,7 @@ def serve(request: Request, messages: MemoryMessages, *sources: Source, app: Any
         messages=messages,
         now=NOW,
         retention=timedelta(days=400),
+        mentions=mentions,
     )
 
 
@@ -370,6 +390,197 @@ def test_the_app_secret_is_json_with_both_values() -> None:
         with pytest.raises(ValueError):
             MetaApp.from_secret(bad)
     assert "a" not in repr(MetaApp("a-secret", "b-token")).replace("MetaApp", "")
+
+
+# --- Instagram @mentions, read from Graph ----------------------------------------------------------------
+
+IG_TOKEN = "IGQVJfakeAccountToken"
+MENTION_REPLY = "17894227972186121"
+GRAPH_FIXTURES = FIXTURES.parent / "instagram"
+GraphAnswer = httpx.Response | Exception
+
+
+class MentionGraph:
+    """Graph's ``mentioned_comment`` edge (httpx.MockTransport): the documented answers from the
+    fixtures, unless answers are scripted for a comment id."""
+
+    def __init__(self) -> None:
+        self.scripted: dict[str, list[GraphAnswer]] = {}  # comment id -> answers in turn
+        self.comments = {
+            MENTION_COMMENT: json.loads((GRAPH_FIXTURES / "mentioned_comment.json").read_text()),
+            MENTION_REPLY: json.loads((GRAPH_FIXTURES / "mentioned_comment_reply.json").read_text()),
+        }
+        self.requests: list[httpx.Request] = []
+        self.on_request: Callable[[], None] = lambda: None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.on_request()
+        found = re.fullmatch(r"mentioned_comment\.comment_id\((\d+)\)\{.*\}", request.url.params.get("fields", ""))
+        assert found is not None and request.url.path == f"/v21.0/{IG_ID}"
+        queue = self.scripted.get(found.group(1))
+        if queue:
+            answer = queue.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        if request.headers.get("Authorization") != f"Bearer {IG_TOKEN}":
+            return graph_error("error_expired_token.json")
+        body = self.comments.get(found.group(1))
+        return httpx.Response(200, json=body) if body else graph_error("error_object_missing.json")
+
+    @property
+    def comment_ids(self) -> list[str]:
+        return [re.findall(r"\d+", request.url.params["fields"])[0] for request in self.requests]
+
+
+def graph_error(name: str, status: int = 400) -> httpx.Response:
+    return httpx.Response(status, json=json.loads((GRAPH_FIXTURES / name).read_text()))
+
+
+@dataclass
+class Secrets:
+    texts: dict[str, str] = field(default_factory=lambda: {INSTAGRAM.token_secret: IG_TOKEN})
+    read: list[str] = field(default_factory=list)
+
+    def __call__(self, name: str) -> str:
+        self.read.append(name)
+        return self.texts[name]  # KeyError: as unreadable as a missing secret
+
+
+def reader(graph: MentionGraph, secrets: Secrets | None = None, clock: Callable[[], float] | None = None) -> Any:
+    return webhooks.MentionReader(
+        secret=secrets or Secrets(),
+        client=httpx.Client(transport=httpx.MockTransport(graph)),
+        **({"clock": clock} if clock else {}),
+    )
+
+
+def mentions_of(*comment_ids: str) -> bytes:
+    changes = [{"field": "mentions", "value": {"media_id": MENTION_MEDIA, "comment_id": c}} for c in comment_ids]
+    return json.dumps(
+        {"object": "instagram", "entry": [{"id": IG_ID, "time": 1795435200, "changes": changes}]}
+    ).encode()
+
+
+def test_a_signed_mention_is_read_from_graph_and_stored_once_however_often_it_comes() -> None:
+    messages, graph, secrets = MemoryMessages(), MentionGraph(), Secrets()
+    mentions = reader(graph, secrets)
+    body = (FIXTURES / "instagram_mentions.json").read_bytes()
+    assert serve(post(body, sign(body)), messages, mentions=mentions).status == 200
+    assert serve(post(body, sign(body)), messages, mentions=mentions).status == 200
+    assert list(messages.items) == [f"acme#instagram#{MENTION_COMMENT}"]
+    stored = messages.items[f"acme#instagram#{MENTION_COMMENT}"]
+    assert (stored.kind, stored.source_id, stored.from_brand) == (MessageKind.MENTION, "acme-instagram", False)
+    assert (stored.author_id, stored.author_handle) == ("17841401111111111", "@dana.smith")
+    assert stored.text == "@acme my order arrived broken, can you help?"
+    assert stored.created_at == datetime(2026, 11, 23, 11, 58, 30, tzinfo=UTC)
+    assert stored.permalink == "https://www.instagram.com/p/DaNa123abc/"
+    # The second delivery found it stored: Graph was asked once, with the source's own token.
+    assert graph.comment_ids == [MENTION_COMMENT]
+    assert secrets.read == [INSTAGRAM.token_secret]
+
+
+def test_a_mention_replying_to_the_same_persons_stored_mention_is_a_follow_up() -> None:
+    messages, graph = MemoryMessages(), MentionGraph()
+    for comment_id in (MENTION_COMMENT, MENTION_REPLY):
+        body = mentions_of(comment_id)
+        assert serve(post(body, sign(body)), messages, mentions=reader(graph)).status == 200
+    reply = messages.items[f"acme#instagram#{MENTION_REPLY}"]
+    assert (reply.parent_id, reply.parent_author_id, reply.author_id) == (
+        MENTION_COMMENT,
+        "17841401111111111",
+        "17841401111111111",
+    )
+
+
+def test_a_passing_graph_failure_answers_503_after_storing_the_rest_and_the_redelivery_stores_the_mention(
+    webhook_log: list[logging.LogRecord],
+) -> None:
+    messages = MemoryMessages()
+    graph = MentionGraph()
+    graph.scripted[MENTION_COMMENT] = [httpx.Response(503, text="Service Unavailable")]
+    document = payload("instagram_comments.json")
+    document["entry"][0]["changes"].append(
+        {"field": "mentions", "value": {"media_id": MENTION_MEDIA, "comment_id": MENTION_COMMENT}}
+    )
+    body = json.dumps(document).encode()
+    first = serve(post(body, sign(body)), messages, mentions=reader(graph))
+    assert first.status == 503
+    assert set(messages.items) == {"acme#instagram#17870913679156914", "acme#instagram#17870913679156920"}
+    assert any(getattr(record, "comment_id", None) == MENTION_COMMENT for record in webhook_log)
+    second = serve(post(body, sign(body)), messages, mentions=reader(graph))
+    assert second.status == 200
+    assert f"acme#instagram#{MENTION_COMMENT}" in messages.items and len(messages.items) == 3
+    assert graph.comment_ids == [MENTION_COMMENT, MENTION_COMMENT]
+
+
+@pytest.mark.parametrize(
+    ("case", "graph_calls"),
+    [
+        ("throttled", [MENTION_COMMENT]),  # the account is throttled: its next mention is not asked for
+        ("token refused", [MENTION_COMMENT]),
+        ("secret unreadable", []),
+        # Gone for good (deleted): asked again with the documented fields, and each mention on its own.
+        ("comment gone", [MENTION_COMMENT, MENTION_COMMENT, MENTION_REPLY, MENTION_REPLY]),
+    ],
+)
+def test_mentions_that_cannot_be_read_are_logged_by_id_and_skipped_with_200(
+    case: str, graph_calls: list[str], webhook_log: list[logging.LogRecord]
+) -> None:
+    graph, secrets = MentionGraph(), Secrets()
+    if case == "throttled":
+        graph.scripted[MENTION_COMMENT] = [graph_error("error_throttled.json")]
+    elif case == "token refused":
+        secrets.texts[INSTAGRAM.token_secret] = "an-expired-token"
+    elif case == "secret unreadable":
+        secrets.texts.clear()
+    else:
+        graph.comments.clear()
+    messages = MemoryMessages()
+    body = mentions_of(MENTION_COMMENT, MENTION_REPLY)
+    assert serve(post(body, sign(body)), messages, mentions=reader(graph, secrets)).status == 200
+    assert messages.items == {}
+    assert graph.comment_ids == graph_calls
+    logged = {getattr(record, "comment_id", None) for record in webhook_log if record.levelno >= logging.WARNING}
+    assert {MENTION_COMMENT, MENTION_REPLY} <= logged
+    for record in webhook_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "broken" not in dumped and IG_TOKEN not in dumped and "an-expired-token" not in dumped
+
+
+def test_mentions_left_when_the_time_for_them_is_spent_come_with_the_redelivery() -> None:
+    now = [0.0]
+    graph = MentionGraph()
+
+    def slow_graph() -> None:
+        now[0] += webhooks.MENTION_BUDGET_SECONDS + 1  # each answer takes longer than all the time there is
+
+    graph.on_request = slow_graph
+    messages = MemoryMessages()
+    body = mentions_of(MENTION_COMMENT, MENTION_REPLY)
+    assert serve(post(body, sign(body)), messages, mentions=reader(graph, clock=lambda: now[0])).status == 503
+    assert list(messages.items) == [f"acme#instagram#{MENTION_COMMENT}"]
+    assert serve(post(body, sign(body)), messages, mentions=reader(graph, clock=lambda: now[0])).status == 200
+    assert set(messages.items) == {f"acme#instagram#{MENTION_COMMENT}", f"acme#instagram#{MENTION_REPLY}"}
+    assert graph.comment_ids == [MENTION_COMMENT, MENTION_REPLY]
+
+
+def test_without_a_mention_reader_mentions_are_logged_and_the_delivery_still_gets_200() -> None:
+    messages = MemoryMessages()
+    body = (FIXTURES / "instagram_mentions.json").read_bytes()
+    assert serve(post(body, sign(body)), messages).status == 200
+    assert messages.items == {}
+
+
+def test_once_graph_fails_for_the_moment_the_deliverys_other_mentions_wait_for_the_next_delivery() -> None:
+    graph, messages = MentionGraph(), MemoryMessages()
+    graph.scripted[MENTION_COMMENT] = [httpx.ReadTimeout("Graph is slow")]
+    body = mentions_of(MENTION_COMMENT, MENTION_REPLY)
+    assert serve(post(body, sign(body)), messages, mentions=reader(graph)).status == 503
+    assert graph.comment_ids == [MENTION_COMMENT]  # no second wait on a Graph that is not answering
+    assert serve(post(body, sign(body)), messages, mentions=reader(graph)).status == 200
+    assert set(messages.items) == {f"acme#instagram#{MENTION_COMMENT}", f"acme#instagram#{MENTION_REPLY}"}
 
 
 # --- API Gateway ------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ events stored through the same idempotent write path as polled messages.
 Meta retries a delivery until it gets a 200, so: a bad or missing signature is refused (401,
 403) and nothing is read from it; events that are malformed or for no configured source are
 logged by id and skipped, and the delivery still gets its 200; only a failure to store (or to
-read the app secret) answers 503, for Meta to deliver again. Storing twice is harmless.
+read the app secret), or an Instagram mention that Graph could not give for the moment, answers
+503, for Meta to deliver again. Storing twice is harmless.
 
 An entry is matched to the enabled sources whose ``page_id`` (object ``page``) or
 ``ig_user_id`` (object ``instagram``) option is the entry's id, one message per source.
@@ -22,9 +23,17 @@ What is stored, and what is left to the poller:
   write of a message is the one kept: storing it parentless would make every message of a
   burst a conversation of its own and leave the Page's answer unmatched. The poller reads
   them a poll later with their place in the conversation.
-* Instagram @mentions (``mentions``) carry only a media id and a comment id. Reading the
-  comment needs the account's token, which this endpoint may not read (it can read the app
-  secret only), so a mention is logged by its ids and not stored.
+* Instagram @mentions (``mentions``) carry only a media id and a comment id: the comment is
+  read from Graph with the account's token (``token_secret``) by
+  :func:`replywatch.connectors.instagram.fetch_mention` and stored as a mention. The poller
+  cannot find these (the medium is someone else's), so a mention Graph could not give for the
+  moment (network, timeout, 5xx, a transient Graph error, or no time left for it in this
+  delivery) makes the delivery answer 503 once everything else is stored: Meta delivers it
+  again, and the mentions already stored are not read again. A mention that cannot be read at
+  all (deleted, comments turned off), or while the account is throttled, its token refused or
+  its secret unreadable, is logged by its ids and skipped with a 200: answering 503 would not
+  bring it back, and Meta may disable an endpoint that keeps failing, for every account.
+  Caption mentions (no comment id) are logged and left out.
 """
 
 from __future__ import annotations
@@ -35,14 +44,18 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from replywatch.connectors.base import AuthFailed, ConnectorError, RateLimited
+from replywatch.connectors.instagram import GraphUnavailable, fetch_mention
 from replywatch.ingest import ingest
 from replywatch.models import Message, MessageKind, Source, message_key
 from replywatch.ports import MessageRepository, StateRepository
@@ -54,6 +67,9 @@ OBJECTS = {"page": ("facebook", "page_id"), "instagram": ("instagram", "ig_user_
 VISITOR_POST_ITEMS = frozenset({"status", "post", "photo", "video"})
 _EPOCH_MS_FROM = 10**11
 _MALFORMED = (ValidationError, ValueError, TypeError, KeyError, AttributeError)
+# Reading mentions from Graph: each request, and all of one delivery's. Meta waits seconds for the answer.
+GRAPH_TIMEOUT = httpx.Timeout(3.0, connect=1.5)
+MENTION_BUDGET_SECONDS = 5.0
 
 
 # --- the app's credentials, the handshake and signatures ------------------------------------------
@@ -138,6 +154,11 @@ class _Media(BaseModel):
     id: str = Field(min_length=1)
 
 
+class _MentionValue(BaseModel):
+    media_id: str = Field(pattern=r"^[0-9]+$")
+    comment_id: str | None = Field(default=None, pattern=r"^[0-9]+$")  # None: a caption mention
+
+
 class _InstagramComment(BaseModel):
     id: str = Field(min_length=1)
     text: str = ""
@@ -149,11 +170,32 @@ class _InstagramComment(BaseModel):
 ParentAuthor = Callable[[Source, str], str | None]  # a stored parent's author id, by platform id
 
 
+@dataclass(frozen=True)
+class Mention:
+    """An Instagram @mention in a comment: the comment is read from Graph, with the source's token."""
+
+    source: Source
+    entry_id: str
+    media_id: str
+    comment_id: str
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {
+            "source_id": self.source.source_id,
+            "entry_id": self.entry_id,
+            "media_id": self.media_id,
+            "comment_id": self.comment_id,
+        }
+
+
 @dataclass
 class Parsed:
     messages: list[Message] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)  # to read from Graph
     skipped: int = 0  # malformed, or for no configured source
     deferred: int = 0  # well formed, but left to the poller or not storable here
+    retry: bool = False  # something Meta should deliver again: a mention Graph could not give yet
 
 
 def parse(payload: Any, sources: Iterable[Source], parent_author: ParentAuthor) -> Parsed:
@@ -218,15 +260,15 @@ def _change(
     if platform == "instagram" and field_name == "comments":
         return _instagram_comment(source, entry, _InstagramComment.model_validate(value), parent_author)
     if platform == "instagram" and field_name == "mentions":
-        parsed.deferred += 1
-        logger.warning(
-            "instagram mention not stored: reading it needs the account's token",
-            extra={
-                "entry_id": str(entry.get("id")),
-                "media_id": str(value.get("media_id")),
-                "comment_id": str(value.get("comment_id")),
-            },
-        )
+        mention = _MentionValue.model_validate(value)
+        if mention.comment_id is None:
+            parsed.deferred += 1
+            logger.info(
+                "instagram caption mention not read",
+                extra={"entry_id": str(entry.get("id")), "media_id": mention.media_id},
+            )
+            return None
+        parsed.mentions.append(Mention(source, str(entry["id"]), mention.media_id, mention.comment_id))
         return None
     return None  # a field we do not read (reactions, live comments, story insights, ...)
 
@@ -397,6 +439,86 @@ def stored_parent_author(messages: MessageRepository) -> ParentAuthor:
     return lookup
 
 
+# --- Instagram @mentions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MentionReader:
+    """How the endpoint reads Instagram @mentions: a source's secret (its token) by name, an HTTP
+    client with a short timeout (``GRAPH_TIMEOUT``), and the time one delivery may spend on them."""
+
+    secret: Callable[[str], str]
+    client: httpx.Client
+    budget_seconds: float = MENTION_BUDGET_SECONDS
+    clock: Callable[[], float] = time.monotonic
+
+
+def read_mentions(
+    parsed: Parsed, reader: MentionReader, messages: MessageRepository, parent_author: ParentAuthor, now: datetime
+) -> None:
+    """Read each mention of ``parsed`` from Graph into ``parsed.messages``; set ``parsed.retry``
+    when one could not be read for the moment. Mentions already stored are not read again."""
+    deadline = reader.clock() + reader.budget_seconds
+    given_up: set[tuple[str, str]] = set()  # sources throttled, refused or without a readable secret
+    for mention in parsed.mentions:
+        source, ids = mention.source, mention.ids
+        if messages.get(message_key(source.brand_id, source.platform, mention.comment_id)) is not None:
+            continue  # an earlier delivery of it was stored
+        if (source.brand_id, source.source_id) in given_up:
+            parsed.skipped += 1
+            logger.warning("instagram mention skipped: its source cannot be read now", extra=ids)
+            continue
+        if parsed.retry or reader.clock() >= deadline:
+            # Graph failed for the moment, or the time for mentions is spent: Meta delivers them again.
+            parsed.retry = True
+            logger.warning("instagram mention left for Meta's next delivery", extra=ids)
+            continue
+        message = _read_mention(mention, reader, now, parsed, given_up)
+        if message is None:
+            continue
+        if message.parent_id:
+            message = message.model_copy(update={"parent_author_id": parent_author(source, message.parent_id)})
+        parsed.messages.append(message)
+
+
+def _read_mention(
+    mention: Mention, reader: MentionReader, now: datetime, parsed: Parsed, given_up: set[tuple[str, str]]
+) -> Message | None:
+    source, ids = mention.source, mention.ids
+    try:
+        secret = reader.secret(source.token_secret)
+    except Exception as error:  # missing, refused or empty: someone has to fix the source
+        given_up.add((source.brand_id, source.source_id))
+        parsed.skipped += 1
+        logger.error(
+            "instagram mention not read: the source's secret is unreadable",
+            extra={**ids, "error": type(error).__name__},
+        )
+        return None
+    try:
+        return fetch_mention(
+            reader.client, source, secret, media_id=mention.media_id, comment_id=mention.comment_id, now=now
+        )
+    except GraphUnavailable as error:
+        parsed.retry = True
+        logger.warning("instagram mention not read for now; Meta delivers it again", extra={**ids, "error": str(error)})
+    except RateLimited as limited:
+        given_up.add((source.brand_id, source.source_id))
+        parsed.skipped += 1
+        logger.warning(
+            "instagram mention not read: Graph throttles the account",
+            extra={**ids, "retry_at": limited.retry_at.isoformat()},
+        )
+    except AuthFailed as error:
+        given_up.add((source.brand_id, source.source_id))
+        parsed.skipped += 1
+        logger.warning("instagram mention not read: the token was refused", extra={**ids, "error": str(error)})
+    except ConnectorError as error:
+        parsed.skipped += 1
+        logger.warning("instagram mention not read", extra={**ids, "error": str(error)})
+    return None
+
+
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
@@ -438,6 +560,7 @@ def handle(
     messages: MessageRepository,
     now: datetime,
     retention: timedelta,
+    mentions: MentionReader | None = None,
 ) -> Reply:
     try:
         credentials = app()
@@ -466,7 +589,15 @@ def handle(
         return Reply(200, "ignored")
     try:
         sources = [source for source, _state in state.list_sources()]
-        parsed = parse(payload, sources, stored_parent_author(messages))
+        parent_author = stored_parent_author(messages)
+        parsed = parse(payload, sources, parent_author)
+        if parsed.mentions and mentions is not None:
+            read_mentions(parsed, mentions, messages, parent_author, now)
+        elif parsed.mentions:
+            parsed.deferred += len(parsed.mentions)
+            logger.warning(
+                "instagram mentions not read: no way to read them here", extra={"count": len(parsed.mentions)}
+            )
         stored = ingest(messages, parsed.messages, now=now, retention=retention)
     except Exception as error:  # storage failed: Meta delivers again, and storing is idempotent
         logger.error("meta webhook not stored", extra={"error": type(error).__name__})
@@ -475,11 +606,15 @@ def handle(
         "meta webhook received",
         extra={
             "messages": len(parsed.messages),
+            "mentions": len(parsed.mentions),
             "stored": stored,
             "skipped": parsed.skipped,
             "deferred": parsed.deferred,
+            "retry": parsed.retry,
         },
     )
+    if parsed.retry:
+        return Reply(503, "try again")  # what could be stored is; Meta delivers again for the rest
     return Reply(200, "ok")
 
 

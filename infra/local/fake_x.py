@@ -36,7 +36,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,6 +109,24 @@ class Post:
         return {kind for kind, _ in self.references}
 
 
+@dataclass
+class _Timeline:
+    ids: list[int] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)
+
+    def insert(self, post: Post) -> None:
+        at = bisect.bisect(self.ids, post.number)
+        self.ids.insert(at, post.number)
+        self.posts.insert(at, post)
+
+    def newest_first(self, *, above: int | None, below: int | None) -> Iterator[Post]:
+        """Posts with ``above < id < below``, newest first."""
+        low = 0 if above is None else bisect.bisect_right(self.ids, above)
+        high = len(self.ids) if below is None else bisect.bisect_left(self.ids, below)
+        for index in range(high - 1, low - 1, -1):
+            yield self.posts[index]
+
+
 class _BadRequest(Exception):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(message)
@@ -148,8 +166,9 @@ class XApi:
     tokens: dict[str, str | None] = field(default_factory=dict)  # token -> user id (None: app-only)
     posts_read: int = 0
     requests: list[str] = field(default_factory=list)  # path?query of every request, in order
-    _posts: list[Post] = field(default_factory=list)  # by id
-    _ids: list[int] = field(default_factory=list)
+    # Each user's timelines, oldest first, with their ids for bisection: user id -> (ids, posts)
+    _authored: dict[str, _Timeline] = field(default_factory=dict)
+    _mentioning: dict[str, _Timeline] = field(default_factory=dict)
     _by_id: dict[str, Post] = field(default_factory=dict)
     _windows: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -206,9 +225,9 @@ class XApi:
         with self._lock:
             if post.id in self._by_id:
                 raise ValueError(f"post {post.id} exists")
-            at = bisect.bisect(self._ids, post.number)
-            self._ids.insert(at, post.number)
-            self._posts.insert(at, post)
+            self._authored.setdefault(post.author_id, _Timeline()).insert(post)
+            for user_id in post.mentions:
+                self._mentioning.setdefault(user_id, _Timeline()).insert(post)
             self._by_id[post.id] = post
         return post
 
@@ -298,26 +317,20 @@ class XApi:
             return 200, {"errors": [_not_found(user_id)]}
 
         def wanted(post: Post) -> bool:
-            if kind == "mentions" and user_id not in post.mentions:
-                return False
             if kind == "tweets" and (
-                post.author_id != user_id
-                or ("replies" in excluded and "replied_to" in post.kinds())
+                ("replies" in excluded and "replied_to" in post.kinds())
                 or ("retweets" in excluded and "retweeted" in post.kinds())
             ):
                 return False
-            return (
-                (since_id is None or post.number > since_id)
-                and (until_id is None or post.number < until_id)
-                and (older_than is None or post.number < older_than)
-                and (start is None or post.created_at >= start)
-                and (end is None or post.created_at <= end)
-            )
+            return (start is None or post.created_at >= start) and (end is None or post.created_at <= end)
 
+        bounds = [bound for bound in (until_id, older_than) if bound is not None]
+        below = min(bounds) if bounds else None
         with self._lock:
+            timeline = (self._mentioning if kind == "mentions" else self._authored).get(user_id, _Timeline())
             chosen: list[Post] = []
             more = False
-            for post in reversed(self._posts):  # newest first
+            for post in timeline.newest_first(above=since_id, below=below):
                 if wanted(post):
                     if len(chosen) == max_results:
                         more = True

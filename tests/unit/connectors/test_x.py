@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.fake_x import XApi
+from infra.local.fake_x import FakeXServer, XApi
 from replywatch.connectors.base import (
     AuthFailed,
     BudgetExhausted,
@@ -603,3 +604,24 @@ def test_the_poller_stops_the_source_at_its_budget_and_keeps_the_usage() -> None
     assert state.state.usage is not None
     assert (state.state.usage.period, state.state.usage.used, state.state.usage.limit) == ("2026-11", 150, 150)
     assert state.state.cursor["mentions"] == MARK and state.state.cursor["mentions_next"]
+
+
+# --- the fake over real HTTP -----------------------------------------------------------------------------
+
+
+def test_the_fake_server_answers_concurrent_clients_with_its_latency() -> None:
+    api = world()
+    add_mentions(api, 30, step=timedelta(minutes=1))
+    with FakeXServer(api, latency_ms=200) as server:
+
+        async def fetch_all() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+                return await asyncio.gather(*(c.get(MENTIONS_PATH, params={"max_results": "5"}) for _ in range(40)))
+
+        started = time.monotonic()
+        responses = asyncio.run(fetch_all())
+        elapsed = time.monotonic() - started
+    assert {response.status_code for response in responses} == {200}
+    assert all(response.json()["meta"]["result_count"] == 5 for response in responses)
+    assert int(responses[0].headers["x-rate-limit-remaining"]) > 0
+    assert 0.2 <= elapsed < 4, "40 requests of 200 ms each are served side by side, not one after another"

@@ -26,7 +26,7 @@ MESSAGE_KEY = f"{BRAND}#facebook#2001_3001"
 @pytest.fixture(scope="module")
 def meta(stack: LocalStack) -> LocalStack:
     stack.client("secretsmanager").create_secret(
-        Name="replywatch/meta-app", SecretString=json.dumps({"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN})
+        Name="replywatch-meta-app", SecretString=json.dumps({"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN})
     )
     state = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])
     state.put_brand(Brand(brand_id=BRAND, name="Globex"))

@@ -24,7 +24,7 @@ from tests.support import aws
 from tests.support.events import rest_event
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "meta_webhooks"
-SECRET_NAME = "replywatch/meta-app"
+SECRET_NAME = "replywatch-meta-app"
 APP_SECRET = "0a1b2c3d4e5f-app-secret"
 VERIFY_TOKEN = "a-long-random-verify-token"
 PAGE_ID = "1000001"

@@ -104,7 +104,8 @@ def test_meta_webhooks_are_public_routes_of_the_api_and_nothing_else_is() -> Non
 def test_the_webhook_may_only_put_and_get_messages_and_read_state() -> None:
     props = resource("WebhookFunction")["Properties"]
     assert props["Environment"]["Variables"] == {"META_APP_CREDENTIALS_NAME": {"Ref": "MetaAppSecretName"}}
-    assert template()["Parameters"]["MetaAppSecretName"]["Default"] == "replywatch/meta-app"
+    default = template()["Parameters"]["MetaAppSecretName"]["Default"]
+    assert not default.startswith(template()["Parameters"]["SecretPrefix"]["Default"]), "outside the token prefix"
     policies = props["Policies"]
     assert {"DynamoDBReadPolicy": {"TableName": {"Ref": "StateTable"}}} in policies
     assert "Crud" not in str(policies) and {"Ref": "AlertSendingPolicy"} not in policies

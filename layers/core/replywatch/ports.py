@@ -24,7 +24,6 @@ class MessageSink(Protocol):
 
 
 class MessageRepository(MessageSink, Protocol):
-
     def get(self, key: str) -> MessageRecord | None: ...
 
     def replies_to(self, parent_key: str) -> list[tuple[str, datetime]]: ...

@@ -609,6 +609,22 @@ def test_a_backfill_cut_short_by_the_budget_resumes_after_reading_what_is_new() 
     assert "notifications_backfill_max_id" not in later[-1].cursor
 
 
+def test_after_an_outage_longer_than_the_window_nothing_is_skipped() -> None:
+    # The source was polled before (cursor 4999); it then could not be polled for two days.
+    fake = FakeMastodon(notifications=aged_mentions(5000, 3, newest_hours_ago=47))
+    cursor = {**KNOWN, "notifications": "4999", "statuses": "0"}
+    pages, error = poll(fake, cursor=cursor, backfill_from=NOW - timedelta(hours=24))
+    assert error is None
+    assert sorted(platform_ids(pages)) == ["95000", "95001", "95002"], "the window is for new sources only"
+    assert pages[-1].cursor["notifications"] == "5002"
+
+
+def test_a_verify_credentials_answer_without_an_id_is_a_connector_error() -> None:
+    fake = FakeMastodon(scripted={VERIFY_PATH: [httpx.Response(200, json={"username": "acme"})]})
+    pages, error = poll(fake, cursor={})
+    assert pages == [] and type(error) is ConnectorError
+
+
 def test_a_new_source_stores_nothing_older_than_its_window() -> None:
     fake = FakeMastodon(notifications=aged_mentions(7000, 10, newest_hours_ago=30))
     pages, _ = poll(fake, cursor=dict(KNOWN), backfill_from=NOW - timedelta(hours=24))

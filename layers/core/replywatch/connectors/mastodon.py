@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from replywatch.connectors.base import BudgetRule, Page, PollContext, RateLimited, bearer_token
+from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext, RateLimited, bearer_token
 from replywatch.connectors.http import exhausted, get_json, id_order, json_body, retry_at
 from replywatch.models import Message, MessageKind
 
@@ -93,7 +93,10 @@ class MastodonConnector:
             response = await get_json(
                 ctx.client, f"{base}/api/v1/accounts/verify_credentials", token=bearer_token(ctx.secret), now=ctx.now
             )
-            cursor[ACCOUNT] = str(json_body(response)["id"])
+            account = json_body(response)
+            if not isinstance(account, dict) or not account.get("id"):
+                raise ConnectorError("verify_credentials answered without an account id")
+            cursor[ACCOUNT] = str(account["id"])
         streams: list[tuple[str, str, list[tuple[str, str]], _Parser]] = [
             (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], self._inbound),
             (
@@ -121,7 +124,9 @@ class MastodonConnector:
         budget = ctx.max_pages
         backfill = name + BACKFILL
         if name not in cursor:
-            fetched = await self._fetch(ctx, url, [*params, ("limit", str(PAGE_LIMIT))], parse, name)
+            fetched = await self._fetch(
+                ctx, url, [*params, ("limit", str(PAGE_LIMIT))], parse, name, window=ctx.backfill_from
+            )
             budget -= 1
             cursor[name] = max(fetched.ids, key=id_order) if fetched.ids else FIRST
             if fetched.full and not fetched.reached_window_start:
@@ -143,7 +148,12 @@ class MastodonConnector:
         while budget > 0 and backfill in cursor:
             budget -= 1
             fetched = await self._fetch(
-                ctx, url, [*params, ("max_id", cursor[backfill]), ("limit", str(PAGE_LIMIT))], parse, name
+                ctx,
+                url,
+                [*params, ("max_id", cursor[backfill]), ("limit", str(PAGE_LIMIT))],
+                parse,
+                name,
+                window=ctx.backfill_from,
             )
             if fetched.full and not fetched.reached_window_start:
                 cursor[backfill] = min(fetched.ids, key=id_order)
@@ -153,8 +163,17 @@ class MastodonConnector:
             fetched.raise_if_exhausted(ctx)
 
     async def _fetch(
-        self, ctx: PollContext, url: str, params: list[tuple[str, str]], parse: _Parser, name: str
+        self,
+        ctx: PollContext,
+        url: str,
+        params: list[tuple[str, str]],
+        parse: _Parser,
+        name: str,
+        *,
+        window: datetime | None = None,
     ) -> _Fetched:
+        """One page. ``window``: reading back as a new source, keep only what was posted since then
+        (reading forwards from the cursor keeps everything, however long the source was down)."""
         response = await get_json(ctx.client, url, token=bearer_token(ctx.secret), now=ctx.now, params=list(params))
         items = json_body(response)
         if not isinstance(items, list):
@@ -165,7 +184,7 @@ class MastodonConnector:
             if isinstance(item, dict) and "id" in item:
                 fetched.ids.append(str(item["id"]))
                 posted = _posted_at(item)
-                if posted is not None and ctx.backfill_from is not None and posted < ctx.backfill_from:
+                if posted is not None and window is not None and posted < window:
                     fetched.reached_window_start = True
                     continue  # older than the window a new source reads back
             try:

@@ -376,6 +376,35 @@ def test_a_storage_failure_answers_503_so_meta_delivers_again() -> None:
     assert serve(post(body, sign(body)), Broken()).status == 503
 
 
+# 1e21 ms is 1e18 s: OSError (EOVERFLOW) on Linux; 1e23 ms and -1e20 s: OverflowError; 1e15 s: ValueError.
+@pytest.mark.parametrize("created_time", [1e21, 1e23, -1e20, float("inf"), 1e15])
+def test_a_time_out_of_range_is_malformed_logged_by_id_and_skipped_with_200(
+    created_time: float, webhook_log: list[logging.LogRecord]
+) -> None:
+    document = payload("page_feed_replies.json")
+    document["entry"][0]["changes"][0]["value"] |= {"created_time": created_time, "message": SECRET_TEXT}
+    instagram = payload("instagram_comments.json")
+    instagram["entry"][0]["time"] = created_time
+    messages = MemoryMessages()
+    for body in (json.dumps(document).encode(), json.dumps(instagram).encode()):
+        assert serve(post(body, sign(body)), messages).status == 200
+    assert sorted(messages.items) == ["acme#facebook#2001_3003", "acme#instagram#17870913679156920"]
+    skipped = [record for record in webhook_log if "malformed" in record.getMessage()]
+    assert sorted(str(getattr(record, "event_id", None)) for record in skipped) == ["17870913679156914", "2001_3002"]
+    for record in webhook_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped and "Elm Row" not in dumped
+
+
+def test_a_failure_to_read_a_stored_parent_still_answers_503() -> None:
+    class Unreachable(MemoryMessages):
+        def get(self, key: str) -> MessageRecord | None:
+            raise OSError("DynamoDB is away")  # not a malformed event: Meta must deliver again
+
+    body = (FIXTURES / "page_feed_replies.json").read_bytes()
+    assert serve(post(body, sign(body)), Unreachable()).status == 503
+
+
 def test_an_unreadable_app_secret_answers_503() -> None:
     def unreadable() -> MetaApp:
         raise ValueError("the Meta app secret needs app_secret and verify_token")

@@ -409,8 +409,13 @@ def _list(value: Any) -> list[Any]:
 
 
 def _epoch(value: float) -> datetime:
-    """Meta's times: seconds in changes, milliseconds in messaging."""
-    return datetime.fromtimestamp(value / 1000 if value > _EPOCH_MS_FROM else value, tz=UTC)
+    """Meta's times: seconds in changes, milliseconds in messaging. ValueError for a time no
+    datetime holds: the platform's time_t refuses it with OverflowError or OSError, which must
+    not pass for a failure to store (only the event is malformed)."""
+    try:
+        return datetime.fromtimestamp(value / 1000 if value > _EPOCH_MS_FROM else value, tz=UTC)
+    except (OverflowError, OSError) as error:
+        raise ValueError("a time out of range") from error
 
 
 def _permalink(post: dict[str, Any] | None) -> str | None:

@@ -623,3 +623,65 @@ def test_a_missing_app_id_is_a_connector_error() -> None:
     source = SOURCE.model_copy(update={"options": {}})
     pages, failure = poll(FakeAppStore(), cursor={}, source=source)
     assert type(failure) is ConnectorError and pages == []
+
+
+# --- reviewer follow-ups: a broken response resource, and the hourly allowance ----------------------------
+
+
+def test_a_malformed_response_costs_only_the_response_and_is_sent_once_it_reads_whole(
+    store_log: list[logging.LogRecord],
+) -> None:
+    broken = review(1, created=ago(3), rating=1, response=PRIVATE, responded=ago(2))
+    del broken["response"]["attributes"]["lastModifiedDate"]
+    fine = review(2, created=ago(4), rating=5, response="Thank you!", responded=ago(2))
+    fake = FakeAppStore(items=[broken, fine])
+    pages, failure = poll(fake, cursor={})
+    assert failure is None
+    assert sorted(ids(pages, from_brand=False)) == [review_id(1), review_id(2)]  # the review is kept
+    assert ids(pages, from_brand=True) == [f"{review_id(2)}#reply"]
+    skipped = [record for record in store_log if "malformed" in record.getMessage()]
+    assert skipped and {getattr(record, "item_id", None) for record in skipped} == {f"{review_id(1)}-r"}
+    assert all(getattr(record, "source_id", None) == "acme-ios" for record in skipped)
+    for record in store_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped and "Elm Row" not in dumped
+    # sweeps go by while it stays broken, their floors passing its date; then Apple serves it whole
+    later, failure = poll(fake, cursor=pages[-1].cursor, now=NOW + timedelta(days=2))
+    assert failure is None and f"{review_id(1)}#reply" not in ids(later, from_brand=True)
+    fake.items[0]["response"]["attributes"]["lastModifiedDate"] = ago(2).isoformat()
+    fixed, failure = poll(fake, cursor=later[-1].cursor, now=NOW + timedelta(days=3))
+    assert failure is None
+    assert ids(fixed, from_brand=True) == [f"{review_id(1)}#reply"]
+
+
+SPENT = {"X-Rate-Limit": "user-hour-lim:3500;user-hour-rem:0;"}
+EMPTY = {"data": [], "links": {"self": f"{APPLE}{PATH}"}, "meta": {"paging": {"total": 0, "limit": 200}}}
+
+
+def test_a_spent_hourly_allowance_without_a_retry_time_waits_the_rolling_hour() -> None:
+    fake = FakeAppStore(items=reviews(1, 50), rate_remaining=1)
+    pages, failure = poll(fake, cursor={})
+    assert isinstance(failure, RateLimited)
+    assert failure.retry_at == NOW + timedelta(hours=1)  # not a minute: the allowance is counted per hour
+    assert len(pages) == 1 and len(ids(pages)) == 20
+
+
+def test_a_spent_hourly_allowance_waits_until_the_time_apple_names() -> None:
+    fake = FakeAppStore(scripted=[httpx.Response(200, json=EMPTY, headers={**SPENT, "Retry-After": "600"})])
+    pages, failure = poll(fake, cursor={})
+    assert isinstance(failure, RateLimited)
+    assert failure.retry_at == NOW + timedelta(minutes=10)
+    assert len(pages) == 1
+
+
+def test_429_with_the_hourly_allowance_spent_waits_the_rolling_hour_and_other_429s_a_minute() -> None:
+    refused = error(429, "RATE_LIMIT_EXCEEDED", "The request rate limit has been reached.")
+    fake = FakeAppStore(scripted=[httpx.Response(429, json=refused, headers=SPENT)])
+    pages, failure = poll(fake, cursor={})
+    assert isinstance(failure, RateLimited) and pages == []
+    assert failure.retry_at == NOW + timedelta(hours=1)
+    left = {"X-Rate-Limit": "user-hour-lim:3500;user-hour-rem:3121;"}
+    fake = FakeAppStore(scripted=[httpx.Response(429, json=refused, headers=left)])
+    pages, failure = poll(fake, cursor={})
+    assert isinstance(failure, RateLimited) and pages == []
+    assert failure.retry_at == NOW + timedelta(minutes=1)

@@ -5,6 +5,8 @@ with the ``cursor`` of ``links.next`` (the next request is built from our own pa
 source's ``base_url`` is always the host called). Each review becomes a ``review`` message with
 its stars; a PUBLISHED ``customerReviewResponses`` resource becomes the brand's reply
 (``<review id>#reply``, parent the review). A response still PENDING_PUBLISH is not an answer yet.
+A malformed response resource is logged by its id and left out; its review is kept, and the review
+is remembered like a pending one, so the response is sent once a later sweep reads it whole.
 
 Reviews are listed by creation date, and a response does not move its review, so two streams
 (see ``review_feed``): ``reviews`` walks down from the newest review to the high-water mark; and
@@ -17,7 +19,10 @@ Auth: a JWT signed ES256 with the team's App Store Connect API key (``es256``, p
 the secret's JSON ``issuer_id``, ``key_id`` and ``private_key`` (the .p8 text). A token lives 19
 minutes (Apple refuses more than 20) and is reused from ``ctx.sessions`` until shortly before.
 401 or 403 -> AuthFailed; 429 -> RateLimited; ``X-Rate-Limit: ...;user-hour-rem:0;`` after a
-page -> the page is kept, then RateLimited.
+page -> the page is kept, then RateLimited. Apple counts requests over a ROLLING hour ("the
+previous 60 minutes"), so when the allowance is spent and Apple names no time (no ``Retry-After``),
+the source waits an hour: the top of the clock hour means nothing to a rolling window, and a minute
+would only spend more refused requests; after an hour every request counted now has aged out.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from replywatch.connectors import es256
 from replywatch.connectors.base import (
@@ -43,7 +48,7 @@ from replywatch.connectors.base import (
     RateLimited,
     credentials,
 )
-from replywatch.connectors.http import Params, check, json_body, retry_at
+from replywatch.connectors.http import Params, check, json_body, parse_reset, parse_retry_after
 from replywatch.connectors.review_feed import Feed, Listing, Review, StaleToken, sweep, walk
 from replywatch.models import Message, MessageKind
 
@@ -61,6 +66,7 @@ TOKEN_LIFETIME = timedelta(minutes=19)
 TOKEN_RENEW_BEFORE = timedelta(minutes=2)
 AUDIENCE = "appstoreconnect-v1"
 _REMAINING = re.compile(r"user-hour-rem:\s*(\d+)")
+ROLLING_HOUR = timedelta(hours=1)  # the span Apple counts requests over
 
 
 class _ReviewAttributes(BaseModel):
@@ -150,6 +156,8 @@ class AppStoreConnector:
             raise StaleToken("the saved page cursor was refused")
         if response.status_code in (401, 403):
             ctx.sessions.drop(ctx.session_key)
+        if response.status_code == 429 and _allowance_spent(response.headers):
+            raise RateLimited(_hour_retry_at(response.headers, ctx.now))
         return check(response, ctx.now)
 
     def _token(self, ctx: PollContext) -> str:
@@ -195,8 +203,10 @@ class AppStoreConnector:
         reply: Message | None = None
         pending = False
         if item.response is not None:
-            response = _CustomerReviewResponse.model_validate(item.response)
-            if response.attributes.state == "PUBLISHED":
+            response = self._response(item.response, ctx)
+            if response is None:
+                pending = True  # looked for again by later sweeps, sent once it reads whole
+            elif response.attributes.state == "PUBLISHED":
                 reply = Message(
                     brand=ctx.source.brand_id,
                     platform=self.platform,
@@ -222,6 +232,24 @@ class AppStoreConnector:
             reply=reply,
             reply_pending=pending,
         )
+
+    def _response(self, resource: Any, ctx: PollContext) -> _CustomerReviewResponse | None:
+        """The included response resource, or None (logged by id) when it is malformed: a broken
+        response must not cost the customer's review."""
+        try:
+            return _CustomerReviewResponse.model_validate(resource)
+        except ValidationError:
+            response_id = resource.get("id") if isinstance(resource, dict) else None
+            logger.warning(
+                "skipped malformed %s item",
+                self.platform,
+                extra={
+                    "source_id": ctx.source.source_id,
+                    "item_id": str(response_id) if response_id is not None else None,
+                    "item_type": "customerReviewResponses",
+                },
+            )
+            return None
 
 
 def _listing(document: Any, headers: Mapping[str, str]) -> Listing:
@@ -252,10 +280,25 @@ def _next_cursor(link: object) -> str | None:
     return values[0] if values else None
 
 
-def _raise_if_exhausted(headers: Mapping[str, str], now: datetime) -> None:
+def _allowance_spent(headers: Mapping[str, str]) -> bool:
     match = _REMAINING.search(headers.get("x-rate-limit", ""))
-    if match and int(match.group(1)) == 0:
-        raise RateLimited(retry_at(headers, now))
+    return bool(match and int(match.group(1)) == 0)
+
+
+def _hour_retry_at(headers: Mapping[str, str], now: datetime) -> datetime:
+    """When to try again with the hourly allowance spent: the time Apple names, else an hour on
+    (a rolling hour: by then every request counted now has aged out; see the module doc)."""
+    told = [
+        parse_retry_after(headers.get("retry-after", ""), now),
+        parse_reset(headers.get("x-ratelimit-reset", ""), now),
+    ]
+    found = [moment for moment in told if moment is not None and moment > now]
+    return max(found) if found else now + ROLLING_HOUR
+
+
+def _raise_if_exhausted(headers: Mapping[str, str], now: datetime) -> None:
+    if _allowance_spent(headers):
+        raise RateLimited(_hour_retry_at(headers, now))
 
 
 def _item_id(item: object) -> str | None:

@@ -439,3 +439,32 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(instagram_log
     for record in instagram_log:
         dumped = repr(record.__dict__) + record.getMessage()
         assert "4242" not in dumped and "Elm Row" not in dumped
+
+
+def test_a_comment_without_an_author_is_skipped_on_every_scan_not_only_the_first(
+    instagram_log: list[logging.LogRecord],
+) -> None:
+    no_author = ig_comment("c_no_author", ago(8), replies=[ig_comment("r_under", ago(7), parent_id="c_no_author")])
+    del no_author["from"]
+    del no_author["username"]
+    no_author["text"] = SECRET_TEXT
+    fake = FakeInstagram(
+        media=[medium("m2", ago(30), [no_author, ig_comment("c_ok", ago(9))]), medium("m1", ago(60), [])]
+    )
+    first, error = poll(fake)
+    assert error is None and ids(first) == ["c_ok"]
+
+    # The next scan meets the same comment again (not new this time) on the same media page.
+    fake.media[0]["comments"].append(ig_comment("c_new", ago(-1), author=SAM))
+    fake.media[1]["comments"].append(ig_comment("c_new_older_medium", ago(-1), author=SAM))
+    second, error = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=2))
+    assert error is None
+    assert sorted(ids(second)) == ["c_new", "c_new_older_medium"]
+    assert second[-1].cursor["comments"] > first[-1].cursor["comments"]  # the listing page was stored
+    assert sum(page.skipped for page in second) == 1
+
+    skipped = [record for record in instagram_log if "malformed" in record.getMessage()]
+    assert [getattr(record, "item_id", None) for record in skipped] == ["c_no_author", "c_no_author"]
+    for record in instagram_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped and "Elm Row" not in dumped

@@ -120,6 +120,8 @@ class _MediaWalk:
         for raw in items(body):
             try:
                 media = _Media.model_validate(raw)
+                comments = raw.get("comments")
+                more = next_after(comments)
             except _INVALID:
                 step.skipped += 1
                 skipped_malformed(PLATFORM, ctx, raw, self.name)
@@ -130,9 +132,7 @@ class _MediaWalk:
             count = media.comments_count
             read_on = count is None or scan.known_counts.get(media.id) != count
             context = {"media": media.id, "permalink": media.permalink or ""}
-            comments = raw.get("comments")
             jobs = self._comments(ctx, scan, items(comments), context, step, read_on=read_on)
-            more = next_after(comments)
             if more and read_on:
                 jobs.insert(0, Job(f"{media.id}/comments", more, context))
             if count is not None and (jobs or not read_on):
@@ -161,23 +161,26 @@ class _MediaWalk:
         """Take the new comments of one page of a medium's comments, and their new replies."""
         jobs = []
         for raw in raws:
+            # All of the item is read before any of it is taken: whether it is new or not (a scan
+            # meets old comments again, for their replies), a malformed one is skipped.
             try:
                 comment = _Comment.model_validate(raw)
+                thread = {**context, "comment": comment.id, "comment_author": self._author_id(comment)}
+                if self._is_brand(comment):
+                    thread["comment_by_brand"] = "1"
+                replies = raw.get("replies")
+                more = next_after(replies)
+                message = None
                 if scan.is_new(comment.id, comment.timestamp):
                     # A top-level comment answers the medium, which is the account's.
                     message = self._message(ctx, comment, context, comment.parent_id or context["media"], True)
-                    if message is not None:
-                        step.messages.append(message)
             except _INVALID:
                 step.skipped += 1
                 skipped_malformed(PLATFORM, ctx, raw, self.name)
                 continue
-            thread = {**context, "comment": comment.id, "comment_author": self._author_id(comment)}
-            if self._is_brand(comment):
-                thread["comment_by_brand"] = "1"
-            replies = raw.get("replies") if isinstance(raw, dict) else None
+            if message is not None:
+                step.messages.append(message)
             self._replies(ctx, scan, items(replies), thread, step)
-            more = next_after(replies)
             if more and read_on:
                 jobs.append(Job(f"{comment.id}/replies", more, thread))
         return jobs

@@ -65,7 +65,9 @@ def review(
     comment: str | None = None,
     reply: str | None = None,
     replied: datetime | None = None,
+    bump: bool = True,
 ) -> dict[str, Any]:
+    """A review; ``bump=False``: a reply that leaves the review's updateTime as it was."""
     item = copy.deepcopy(FIXTURE["reviews"][0])
     review_id = f"AIe9_review{number:06d}"
     item.update(
@@ -73,7 +75,7 @@ def review(
         reviewId=review_id,
         starRating=stars,
         createTime=stamp(created),
-        updateTime=stamp(max(updated or created, replied or created)),
+        updateTime=stamp(max(updated or created, (replied if bump else None) or created)),
     )
     item["reviewer"]["displayName"] = f"Customer {number}"
     if comment is None:
@@ -97,6 +99,12 @@ def rid(number: int) -> str:
 
 def google_error(code: int, status: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status, **extra}}
+
+
+def logged(record: logging.LogRecord) -> str:
+    """What a log record carries, but its numbers (a timestamp or thread id may hold any digits)."""
+    fields = {key: value for key, value in vars(record).items() if not isinstance(value, int | float)}
+    return repr(fields) + record.getMessage()
 
 
 # --- the fake -------------------------------------------------------------------------------------------
@@ -261,13 +269,14 @@ def test_requests_carry_the_documented_parameters_and_the_access_token() -> None
     pages, failure = poll(fake, cursor={})
     assert failure is None
     requests = fake.api_requests()
-    assert len(requests) == 3
+    assert len(requests) == 3 + 3  # the walk's three pages, then the reply sweep's three
     for request in requests:
         assert str(request.url).startswith(f"{BASE}/{LOCATION}/reviews?")
         assert request.url.params["pageSize"] == "50"
         assert request.url.params["orderBy"] == "updateTime desc"
         assert request.headers["Authorization"] == "Bearer ya29.token1"
     assert "pageToken" not in requests[0].url.params and requests[1].url.params["pageToken"]
+    assert "pageToken" not in requests[3].url.params and requests[4].url.params["pageToken"]
     assert fake.refreshes == 1  # one refresh for the whole poll
     assert len(ids(pages)) == 120
 
@@ -281,7 +290,7 @@ def test_pages_across_several_pages_without_duplicates_or_gaps() -> None:
     fake.items += reviews(100, 45, newest=0.5, step=0.05)
     pages, failure = poll(fake, cursor=cursor)
     assert failure is None
-    assert len(fake.api_requests()) == 5
+    assert len(fake.api_requests()) == 5 + 5  # the walk, then the reply sweep over the same 45 reviews
     got = ids(pages)
     assert sorted(got) == [rid(n) for n in range(100, 145)]
     assert pages[-1].cursor["reviews"] == ago(0.5).isoformat()
@@ -294,13 +303,15 @@ def test_the_page_bound_stops_a_walk_that_the_next_poll_finishes() -> None:
     fake.items += reviews(100, 50, newest=1, step=0.01)
     first, failure = poll(fake, cursor=cursor, max_pages=3)
     assert failure is None
-    assert len(fake.api_requests()) == 3 and len(ids(first)) == 30
+    assert len(fake.api_requests()) == 3 + 3 and len(ids(first)) == 30  # each stream within its bound
     assert first[-1].cursor["reviews"] == cursor["reviews"]  # the mark waits for the walk to reach it
     fake.items += reviews(500, 4, newest=0.2, step=0.01)
     later, failure = poll(fake, cursor=first[-1].cursor, max_pages=4)
     assert failure is None
-    # three pages finish the walk (new reviews shifted it: a few are read twice), a fourth reads what is new
-    assert len(fake.api_requests()) == 3 + 4
+    # three pages finish the walk (new reviews shifted it: a few are read twice), a fourth reads what is new;
+    # the sweep's pass (six pages then: 50 new reviews and those before them) ends in three more
+    assert len(fake.api_requests()) == (3 + 3) + (4 + 3)
+    assert "replies_token" not in later[-1].cursor
     got = ids(first) + ids(later)
     assert set(got) == {rid(n) for n in [*range(100, 150), *range(500, 504)]}
     assert later[-1].cursor["reviews"] == ago(0.2).isoformat()
@@ -324,7 +335,7 @@ def test_a_new_source_reads_back_only_through_its_backfill_window() -> None:
     assert failure is None
     assert set(ids(pages)) == {rid(n) for n in range(1, 61) if ago(0.5 + 60 - n) >= WINDOW}
     assert len(ids(pages)) == 24
-    assert len(fake.api_requests()) == 3  # the third page crosses the window's start
+    assert len(fake.api_requests()) == 3 + 3  # the third page crosses the window's start, for each stream
     assert pages[-1].cursor["since"] == WINDOW.isoformat()
 
 
@@ -341,7 +352,7 @@ def test_a_reply_to_a_review_read_earlier_brings_it_back_to_the_top_and_is_found
     assert reply.platform_id == f"{rid(1)}#reply" and reply.parent_id == rid(1)
     assert reply.created_at == ago(0.1)
     assert ids(pages, from_brand=False) == [rid(1)]  # read again with it: the same review, stored once
-    assert len(fake.api_requests()) == 1
+    assert len(fake.api_requests()) == 1 + 1  # the walk sent the reply: the sweep does not send it again
 
 
 def test_reviews_from_before_the_source_was_connected_stay_out_even_when_answered_now() -> None:
@@ -384,7 +395,7 @@ def test_malformed_reviews_are_logged_by_id_only_and_skipped(gbp_log: list[loggi
     skipped = [record for record in gbp_log if "malformed" in record.getMessage()]
     assert {getattr(record, "item_id", None) for record in skipped} == {rid(7), rid(8)}
     for record in gbp_log:
-        dumped = repr(record.__dict__) + record.getMessage()
+        dumped = logged(record)
         assert "4242" not in dumped and "7700" not in dumped
 
 
@@ -494,3 +505,55 @@ def test_a_missing_or_malformed_location_is_a_connector_error(location: str) -> 
     fake = FakeBusinessProfile()
     pages, failure = poll(fake, cursor={}, source=source)
     assert type(failure) is ConnectorError and pages == [] and fake.requests == []
+
+
+# --- the reply sweep: replies that do not move their review ----------------------------------------------
+
+
+def test_a_reply_that_leaves_its_reviews_update_time_is_found_by_the_sweep() -> None:
+    fake = FakeBusinessProfile(items=[review(1, created=ago(20), stars="ONE"), *reviews(10, 30, newest=1)])
+    cursor = caught_up(fake)
+    fake.items[0] = review(1, created=ago(20), stars="ONE", reply="We have called you.", replied=ago(0.1), bump=False)
+    assert fake.items[0]["updateTime"] == stamp(ago(20))  # the walk cannot see it: nothing moved
+    pages, failure = poll(fake, cursor=cursor)
+    assert failure is None
+    (reply,) = [message for page in pages for message in page.messages if message.from_brand]
+    assert reply.platform_id == f"{rid(1)}#reply" and reply.parent_id == rid(1)
+    assert reply.created_at == ago(0.1) and reply.text == "We have called you."
+    assert ids(pages, from_brand=False) == []
+    assert len(fake.api_requests()) == 2  # the walk's one page, the sweep's one page
+
+
+def test_the_reply_sweep_spreads_a_pass_over_polls_and_sends_replies_updated_since_the_last_pass() -> None:
+    def answered(number: int, reply: str, replied: datetime) -> dict[str, Any]:
+        return review(number, created=ago(2 + number * 4), reply=reply, replied=replied, bump=False)
+
+    fake = FakeBusinessProfile(items=[review(n, created=ago(2 + n * 4)) for n in range(1, 61)], page_size=5)
+    fake.items[4] = answered(5, "an old answer", ago(30))
+    # a source connected long ago and caught up with its reviews; its last reply pass began an hour ago
+    cursor = {
+        "since": ago(24 * 60).isoformat(),
+        "reviews": ago(6).isoformat(),
+        "reviews_ids": json.dumps([rid(1)]),
+        "replies_floor": ago(1).isoformat(),
+    }
+    source = SOURCE.model_copy(update={"options": {**SOURCE.options, "reply_window_days": "3"}})
+    first, failure = poll(fake, cursor=cursor, max_pages=2, source=source)
+    assert failure is None and ids(first) == []
+    assert len(fake.api_requests()) == 1 + 2  # the walk finds nothing new; the sweep reads its two pages
+    assert first[-1].cursor["replies_token"] and first[-1].cursor["replies_started"] == NOW.isoformat()
+    # the owner answers a review the sweep has passed, one it has not reached, and one outside the window
+    answered_at = NOW + timedelta(minutes=5)
+    for number in (3, 15, 30):
+        fake.items[number - 1] = answered(number, f"answer {number}", answered_at)
+    fake.requests.clear()
+    second, failure = poll(fake, cursor=first[-1].cursor, max_pages=2, now=NOW + timedelta(minutes=10), source=source)
+    assert failure is None
+    assert ids(second) == [f"{rid(15)}#reply"]  # the pass goes on where it stopped and ends at the window (3 days)
+    assert len(fake.api_requests()) == 1 + 2
+    assert "replies_token" not in second[-1].cursor and second[-1].cursor["replies_floor"] == NOW.isoformat()
+    third, failure = poll(fake, cursor=second[-1].cursor, max_pages=2, now=NOW + timedelta(minutes=20), source=source)
+    assert failure is None
+    assert ids(third) == [f"{rid(3)}#reply"]  # the next pass finds the one behind the last; not the old answer
+    (reply,) = [message for page in third for message in page.messages]
+    assert reply.parent_id == rid(3) and reply.from_brand and reply.created_at == answered_at

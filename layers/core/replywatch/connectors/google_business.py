@@ -7,12 +7,18 @@ as 1-5 stars; STAR_RATING_UNSPECIFIED as none; a rating-only review has no ``com
 text); its ``reviewReply``, when present, becomes the brand's reply (``<reviewId>#reply``, parent
 the review, created at the reply's ``updateTime``).
 
-One stream (``review_feed.walk``) from the top of the list down to the high-water mark on
-``updateTime``. Replying to a review updates it, which brings it back to the top of this order:
-so the reply to a review read days ago is found by the next walk (the review itself, read again,
-is an idempotent write). A review written before the source was connected is not stored, even
-when an edit or a reply brings it back up. Reviews have no ids for their authors: the reviewer's
-display name (or "anonymous") stands in.
+Two streams (see ``review_feed``). ``reviews`` walks from the top of the list down to the
+high-water mark on ``updateTime``: new and edited reviews, and the owner's reply to an older review
+IF replying bumps the review's ``updateTime`` (which brings it back to the top of this order; it
+seems to, but Google's documentation does not say so). So as not to depend on that, ``replies``
+sweeps the reviews updated within the last ``reply_window_days`` (option, default 30; and not
+before the source was connected), a pass spread over polls as the page budget allows, sending the
+``reviewReply`` entries updated since the previous pass began (less ``REPLY_MARGIN``): the answer
+to a review read days ago is found within one pass even when the review does not move. Read
+twice (walk and sweep), a review or reply is an idempotent write; a reply the walk has just sent
+is not sent again by the sweep of the same poll. A review written before the source was
+connected is not stored, even when an edit or a reply brings it back up. Reviews have no ids for
+their authors: the reviewer's display name (or "anonymous") stands in.
 
 Auth: ``google_oauth`` (a refresh token in the source's secret). Rate limits and refusals are
 read by ``google_api.check_google``.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel
@@ -31,13 +38,18 @@ from replywatch.connectors import google_oauth
 from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext
 from replywatch.connectors.google_api import check_google
 from replywatch.connectors.http import Params, json_body
-from replywatch.connectors.review_feed import Feed, Listing, Review, walk
+from replywatch.connectors.review_feed import Feed, Listing, Review, sweep, walk, window_start
 from replywatch.models import Message, MessageKind
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50  # the API's maximum
 REVIEWS = "reviews"
+REPLIES = "replies"
+DEFAULT_REPLY_WINDOW_DAYS = 30
+# A sweep also re-sends replies updated this long before the previous pass began, in case one
+# shows in the list a while after its updateTime (repeats are idempotent writes).
+REPLY_MARGIN = timedelta(hours=1)
 STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 _LOCATION = re.compile(r"^accounts/[^/?#]+/locations/[^/?#]+$")
 
@@ -99,7 +111,15 @@ class GoogleBusinessConnector:
             item_id=_item_id,
             logger=logger,
         )
-        async for page in walk(feed, ctx, dict(ctx.cursor), REVIEWS):
+        cursor = dict(ctx.cursor)
+        sent: set[str] = set()
+        async for page in walk(feed, ctx, cursor, REVIEWS, sent=sent):
+            yield page
+        stop = ctx.now - timedelta(days=_reply_window_days(ctx))
+        since = window_start(ctx, cursor)
+        if since is not None and since > stop:
+            stop = since  # updated before the source was connected: written before it too, never stored
+        async for page in sweep(feed, ctx, cursor, REPLIES, stop=stop, margin=REPLY_MARGIN, sent=sent):
             yield page
 
     def _parse(self, item: Any, ctx: PollContext, location: str) -> Review:
@@ -143,6 +163,14 @@ class GoogleBusinessConnector:
             review=message,
             reply=reply,
         )
+
+
+def _reply_window_days(ctx: PollContext) -> int:
+    try:
+        days = int(ctx.option("reply_window_days", str(DEFAULT_REPLY_WINDOW_DAYS)) or DEFAULT_REPLY_WINDOW_DAYS)
+    except ValueError:
+        days = DEFAULT_REPLY_WINDOW_DAYS
+    return max(1, days)
 
 
 def _item_id(item: object) -> str | None:

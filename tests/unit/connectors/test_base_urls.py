@@ -96,6 +96,10 @@ def _x(request: httpx.Request) -> Any:
     return {"meta": {"result_count": 0}}
 
 
+def _unauthorized(request: httpx.Request) -> Any:
+    return None
+
+
 ANSWERS: dict[str, Answer] = {
     "mastodon": _mastodon,
     "facebook": lambda request: {"data": []},
@@ -121,7 +125,7 @@ def poll(platform: str) -> tuple[list[httpx.Request], ConnectorError | None]:
         token_secret="replywatch/acme",
         options=OPTIONS,
     )
-    answer = ANSWERS.get(platform, lambda request: None)
+    answer = ANSWERS.get(platform, _unauthorized)
     requests: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:

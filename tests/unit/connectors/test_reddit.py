@@ -123,7 +123,9 @@ class FakeReddit:
         start = 0
         if "after" in request.url.params:
             names = [item["data"]["name"] for item in items]
-            start = names.index(request.url.params["after"]) + 1
+            # Reddit lists nothing after a fullname that is no longer in the listing (deleted, removed)
+            after = request.url.params["after"]
+            start = names.index(after) + 1 if after in names else len(items)
         size = int(request.url.params.get("limit", "25"))
         served = items[start : start + size]
         body = fixture("listing.json")
@@ -319,6 +321,48 @@ def test_the_page_bound_stops_a_stream_and_the_next_poll_resumes_it() -> None:
     assert len(got) == len(set(got)) == 252, "every mention once, none twice"
 
 
+def test_a_carried_over_after_whose_item_was_deleted_starts_again_from_the_top_without_a_gap() -> None:
+    fake = FakeReddit(
+        listings={MENTIONS: mentions_every(timedelta(minutes=1), 250, newest=NOW - timedelta(minutes=10))}
+    )
+    first = poll(fake, max_pages=2)
+    assert first.cursor["mentions_next"] == "t1_m0199"
+    fake.listings[MENTIONS] = [item for item in fake.listings[MENTIONS] if item["data"]["name"] != "t1_m0199"]
+
+    fake.requests.clear()
+    second = poll(fake, cursor=first.cursor, max_pages=2, now=NOW + timedelta(minutes=5))
+    assert second.error is None
+    assert [request.url.params.get("after") for request in fake.requests_to(MENTIONS)] == ["t1_m0199", None]
+    mention_cursor = [page.cursor for page in second.pages if "mentions" in page.cursor][-1]
+    assert mention_cursor["mentions"] == first.cursor["mentions"]  # the mark has not moved past the lost place
+
+    got = set(first.ids()) | set(second.ids())
+    cursor = second.cursor
+    for n in range(2, 5):
+        later = poll(fake, cursor=cursor, max_pages=2, now=NOW + n * timedelta(minutes=5))
+        got |= set(later.ids())
+        cursor = later.cursor
+    assert {f"t1_m{n:04d}" for n in range(250) if n != 199} <= got, "nothing between the old mark and the scan lost"
+
+
+def test_an_empty_page_within_a_poll_is_the_listings_end() -> None:
+    fake = FakeReddit(
+        listings={MENTIONS: mentions_every(timedelta(minutes=1), 100, newest=NOW - timedelta(minutes=10))}
+    )
+
+    def full_page_then_more(request: httpx.Request) -> httpx.Response:
+        body = fake.listing(request)
+        body["data"]["after"] = "t1_m0099"  # Reddit may offer one more page that turns out empty
+        return httpx.Response(200, json=body)
+
+    fake.scripted[MENTIONS] = [full_page_then_more]
+    result = poll(fake)
+    assert [request.url.params.get("after") for request in fake.requests_to(MENTIONS)] == [None, "t1_m0099"]
+    assert len(result.ids()) == 100
+    assert "mentions_next" not in result.cursor
+    assert result.cursor["mentions"] == (NOW - timedelta(minutes=5)).isoformat()
+
+
 def test_a_new_source_reads_back_through_its_backfill_window_only() -> None:
     # one mention every 10 minutes for 50 hours; the window is the last 24 hours
     fake = FakeReddit(
@@ -500,6 +544,31 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(reddit_log: l
     again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=1))
     assert again.ids() == []
     assert sum(page.skipped for page in again.pages) == 0
+
+
+def test_an_item_that_makes_no_valid_message_is_skipped_by_id(reddit_log: list[logging.LogRecord]) -> None:
+    no_name = mention("t1_gone", created=NOW - timedelta(minutes=3), body=SECRET_TEXT)
+    no_name["data"]["name"] = ""
+    fake = FakeReddit(
+        listings={
+            MENTIONS: [
+                mention("t1_ok1", created=NOW - timedelta(minutes=2)),
+                no_name,
+                mention("t1_ok2", created=NOW - timedelta(minutes=6)),
+            ]
+        }
+    )
+    result = poll(fake)
+    assert result.error is None
+    assert result.ids() == ["t1_ok1", "t1_ok2"]
+    assert result.pages[0].skipped == 1
+    (skipped,) = [record for record in reddit_log if "malformed" in record.getMessage()]
+    assert getattr(skipped, "item_id", "absent") == ""
+    for record in reddit_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped and "Elm Row" not in dumped
+    again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=10))
+    assert again.error is None and again.ids() == []
 
 
 def test_a_200_page_that_is_not_json_raises_connector_error() -> None:

@@ -18,6 +18,18 @@ exactly the pages yielded so far: a crash between pages loses nothing and reads 
 
 ``window`` lets a stream read further back than its mark (YouTube: old threads that get new replies);
 only items published after the mark are yielded, so reading again costs requests, not repeats.
+
+A continuation carried over from an earlier poll can lose its place: the item an ``after`` fullname
+names was deleted (Reddit then lists nothing) or the platform no longer takes the page token. The
+scan then starts again from the top without moving the mark: what lies between the mark and the lost
+place is read again (some items may be offered twice, stored once), never skipped. Only the carried-over
+continuation's empty page counts as lost: a scan that empties out within a poll has reached the
+listing's end. A refused token restarts the scan once per poll.
+
+A stream spends at most ``ctx.max_pages`` requests a poll (``Scan.budget``). A fetch that makes more
+than one request (YouTube reads a thread's replies too) counts each with ``Scan.take``; one that cannot
+finish its page within the budget says ``cut_short``: what it read is yielded, the scan stays at that
+page, and the next poll reads it again (what was yielded is remembered, so it is not offered twice).
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from replywatch.connectors.base import Page, PollContext
+from replywatch.connectors.base import ConnectorError, Page, PollContext
 from replywatch.models import Message
 
 MAX_SEEN = 500  # beyond this the oldest are forgotten: at worst a message is offered twice (stored once)
@@ -43,6 +55,7 @@ class Scan:
     window: timedelta = timedelta(0)
     next: str | None = None
     seen: dict[str, int] = field(default_factory=dict)
+    budget: int = 0  # requests this stream may still make in this poll (not saved)
 
     @classmethod
     def resume(
@@ -81,6 +94,19 @@ class Scan:
         if published >= self._next_mark:
             self.seen[item_id] = int(published.timestamp())
 
+    def remember(self, item_id: str, published: datetime) -> None:
+        """Record a yielded item that this scan may read again (a page read again after it was cut
+        short); forgotten when the scan closes past it."""
+        if published >= self.mark:
+            self.seen[item_id] = int(published.timestamp())
+
+    def take(self) -> bool:
+        """Count one more request against the stream's budget; False when none is left."""
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        return True
+
     def advance(self, next_token: str | None, *, finished: bool) -> None:
         """After a page: carry on from ``next_token``, or close the scan at its new mark."""
         if finished or next_token is None:
@@ -116,8 +142,17 @@ class Fetched:
     skipped: int = 0
     next: str | None = None  # None: the listing has no more pages
     reached_floor: bool = False  # an item older than the scan's floor was seen: stop here
+    empty: bool = False  # the page listed nothing at all
+    lost: bool = False  # the platform refused the continuation token
+    cut_short: bool = False  # the budget ran out part-way: read this page again next poll
 
 
+class LostPlace(ConnectorError):
+    """A refused continuation that cannot be recovered in this poll."""
+
+
+# Reads one page at the given continuation (None: the top). Each request it makes is counted with
+# ``scan.take()``; a fetch that counts none is charged one.
 Fetch = Callable[[Scan, str | None], Awaitable[Fetched]]
 
 
@@ -133,11 +168,32 @@ async def scan_pages(
     """Yield a stream's pages, at most ``ctx.max_pages`` requests: a scan carried over from an
     earlier poll is finished first, then (budget allowing) a new one starts from the top."""
     scan = Scan.resume(ctx, cursor, name, settle=settle, window=window)
+    scan.budget = ctx.max_pages
     carried_over = scan.next is not None
-    budget = ctx.max_pages
-    while budget > 0:
-        budget -= 1
-        fetched = await fetch(scan, scan.next)
+    first, restarted = True, False
+    while scan.budget > 0:
+        token, left = scan.next, scan.budget
+        fetched = await fetch(scan, token)
+        if scan.budget == left:
+            scan.budget -= 1
+        if fetched.cut_short:
+            # The page is read again next poll (the scan stays where it was): what it gave is remembered.
+            for message in fetched.messages:
+                scan.remember(message.platform_id, message.created_at)
+            scan.save(cursor)
+            yield Page(messages=fetched.messages, cursor=dict(cursor), skipped=fetched.skipped)
+            break
+        gone = first and carried_over and token is not None and fetched.empty and not fetched.reached_floor
+        first = False
+        if fetched.lost or gone:
+            # The continuation lost its place: scan again from the top, the mark where it was.
+            scan.restart(ctx.now)
+            scan.save(cursor)
+            yield Page(messages=fetched.messages, cursor=dict(cursor), skipped=fetched.skipped)
+            if fetched.lost and restarted:
+                raise LostPlace(f"the platform refused a {name} continuation twice in one poll")
+            restarted, carried_over = True, False
+            continue
         scan.advance(fetched.next, finished=fetched.reached_floor)
         scan.save(cursor)
         yield Page(messages=fetched.messages, cursor=dict(cursor), skipped=fetched.skipped)

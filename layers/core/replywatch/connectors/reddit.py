@@ -166,6 +166,8 @@ class RedditConnector:
             raise ConnectorError(f"Reddit {stream.name} answer is not a listing")
         next_after = data.get("after")
         fetched = Fetched(next=next_after if isinstance(next_after, str) and next_after else None)
+        # Reddit lists nothing after a fullname that was deleted: newest_first then starts again from the top.
+        fetched.empty = not children
         for child in children:
             try:
                 thing = _Thing.model_validate(child)
@@ -178,7 +180,11 @@ class RedditConnector:
                 continue
             if thing.kind != stream.kind or not scan.is_new(thing.data.name, created):
                 continue
-            message = self._message(ctx, stream, thing.data, username)
+            try:
+                message = self._message(ctx, stream, thing.data, username)
+            except ValidationError:  # e.g. an empty fullname: a Message needs an id
+                self._skip(ctx, stream, scan, fetched, child)
+                continue
             scan.taken(thing.data.name, created)
             if message is not None:
                 fetched.messages.append(message)

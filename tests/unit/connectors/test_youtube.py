@@ -199,8 +199,11 @@ class FakeGoogle:
 
     def comments(self, request: httpx.Request) -> httpx.Response:
         params = request.url.params
-        (parent,) = [item for item in self.threads if item["id"] == params["parentId"]]
-        replies = parent["replies"]["comments"]
+        found = [item for item in self.threads if item["id"] == params["parentId"]]
+        if not found:
+            body = {"error": {"code": 404, "message": "not found", "errors": [{"reason": "commentNotFound"}]}}
+            return httpx.Response(404, json=body)
+        replies = found[0]["replies"]["comments"]
         start = int(params.get("pageToken", "0"))
         size = int(params.get("maxResults", "20"))
         body = fixture("comment_list.json")
@@ -551,6 +554,132 @@ def test_a_thread_with_more_replies_than_it_carries_has_them_all_read() -> None:
     assert result.meter.used == 2  # the thread list and the replies
 
 
+def test_an_idle_poll_does_not_read_a_threads_replies_again() -> None:
+    start = NOW - timedelta(hours=2)
+    replies = [reply("UgtBIG", f"r{n}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 9)]
+    fake = FakeGoogle(threads=[thread("UgtBIG", published=start, replies=replies)])
+    first = poll(fake)
+    assert len(fake.api_requests("comments")) == 1
+
+    fake.requests.clear()
+    second = poll(fake, cursor=first.cursor, now=NOW + timedelta(minutes=5))
+    assert second.error is None and second.ids == []
+    assert fake.api_requests("comments") == []  # the count has not changed: nothing to read through
+    assert len(fake.api_requests()) == 1
+    assert second.meter.used == 1
+    newest = int((start + timedelta(minutes=8)).timestamp())
+    assert first.cursor["threads_replies"] == second.cursor["threads_replies"] == f"UgtBIG=8@{newest}"
+
+
+def test_a_changed_reply_count_is_read_through_exactly_once() -> None:
+    start = NOW - timedelta(hours=2)
+    replies = [reply("UgtBIG", f"r{n}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 9)]
+    big = thread("UgtBIG", published=start, replies=replies)
+    fake = FakeGoogle(threads=[big])
+    first = poll(fake)
+    big["replies"]["comments"].append(reply("UgtBIG", "late", published=NOW + timedelta(minutes=2), text="Fixed"))
+    big["snippet"]["totalReplyCount"] = 9
+
+    fake.requests.clear()
+    second = poll(fake, cursor=first.cursor, now=NOW + timedelta(minutes=5))
+    assert second.ids == ["UgtBIG.late"]
+    assert second.pages[0].messages[0].from_brand is True
+    assert [request.url.params["parentId"] for request in fake.api_requests("comments")] == ["UgtBIG"]
+
+    fake.requests.clear()
+    third = poll(fake, cursor=second.cursor, now=NOW + timedelta(minutes=10))
+    assert third.ids == []
+    assert fake.api_requests("comments") == []
+
+
+def test_reply_counts_are_kept_only_for_threads_inside_the_reply_window() -> None:
+    start = NOW - timedelta(hours=2)
+    replies = [reply("UgtBIG", f"r{n}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 9)]
+    fake = FakeGoogle(threads=[thread("UgtBIG", published=start, replies=replies)])
+    cursor = poll(fake).cursor
+    assert "UgtBIG=" in cursor["threads_replies"]
+    for days in (3, 4):  # the mark moves on; the window (48 h) behind it leaves the thread out
+        cursor = poll(fake, cursor=cursor, now=NOW + timedelta(days=days)).cursor
+    assert "threads_replies" not in cursor
+
+
+def test_reply_pages_count_against_the_page_budget_and_the_next_poll_finishes_them() -> None:
+    start = NOW - timedelta(hours=7)
+    replies = [
+        reply("UgtBIG", f"r{n:03d}", published=start + timedelta(minutes=n), author=DANA if n % 2 else CHANNEL)
+        for n in range(1, 351)
+    ]
+    fake = FakeGoogle(
+        threads=[
+            thread("UgtNEWER", published=NOW - timedelta(minutes=20)),
+            thread("UgtBIG", published=start, replies=replies),
+            thread("UgtOLDER", published=start - timedelta(minutes=30)),
+        ]
+    )
+    expected = {"UgtNEWER", "UgtBIG", "UgtOLDER", *(item["id"] for item in replies)}
+
+    first = poll(fake, max_pages=3)
+    assert first.error is None
+    assert len(fake.requests) - len(fake.token_requests()) == 3  # 1 thread page + 2 of the 4 reply pages
+    assert first.meter.used == 3
+    assert first.ids == ["UgtNEWER", "UgtBIG", *(item["id"] for item in replies[:200])]
+    assert first.cursor["threads"] == (NOW - timedelta(hours=24)).isoformat()  # the scan has not moved on
+    assert "threads_reading" in first.cursor
+
+    fake.requests.clear()
+    second = poll(fake, cursor=first.cursor, max_pages=3, now=NOW + timedelta(minutes=5))
+    assert second.error is None
+    assert [request.url.path.rsplit("/", 1)[1] for request in fake.api_requests("comments") + fake.api_requests()] == [
+        "comments",
+        "comments",
+        "commentThreads",
+    ]
+    assert [request.url.params["pageToken"] for request in fake.api_requests("comments")] == ["200", "300"]
+    got = first.ids + second.ids
+    assert len(got) == len(set(got)), "nothing offered twice"
+    assert set(got) == expected, "every reply read"
+    assert "threads_reading" not in second.cursor
+    assert second.cursor["threads"] == NOW.isoformat()  # the scan finished: the mark moves on
+
+    fake.requests.clear()
+    idle = poll(fake, cursor=second.cursor, max_pages=3, now=NOW + timedelta(minutes=10))
+    assert idle.ids == [] and fake.api_requests("comments") == []
+
+
+def test_a_read_through_cut_short_by_the_budget_makes_progress_with_one_page_a_poll() -> None:
+    start = NOW - timedelta(hours=7)
+    replies = [reply("UgtBIG", f"r{n:03d}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 251)]
+    fake = FakeGoogle(threads=[thread("UgtBIG", published=start, replies=replies)])
+    got: list[str] = []
+    cursor: dict[str, str] = {}
+    for n in range(6):
+        fake.requests.clear()
+        result = poll(fake, cursor=cursor, max_pages=1, now=NOW + n * timedelta(minutes=5))
+        assert result.error is None
+        assert len(fake.requests) - len(fake.token_requests()) == 1
+        got += result.ids
+        cursor = result.cursor
+    assert len(got) == len(set(got)) == 251
+
+
+def test_a_pending_read_through_of_a_deleted_thread_is_dropped() -> None:
+    start = NOW - timedelta(hours=7)
+    replies = [reply("UgtBIG", f"r{n:03d}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 251)]
+    fake = FakeGoogle(
+        threads=[
+            thread("UgtNEW", published=NOW - timedelta(minutes=20)),
+            thread("UgtBIG", published=start, replies=replies),
+        ]
+    )
+    first = poll(fake, max_pages=2)
+    assert "threads_reading" in first.cursor
+    fake.threads = [item for item in fake.threads if item["id"] != "UgtBIG"]
+    second = poll(fake, cursor=first.cursor, now=NOW + timedelta(minutes=5))
+    assert second.error is None
+    assert "threads_reading" not in second.cursor
+    assert second.cursor["threads"] == NOW.isoformat()
+
+
 # --- malformed items ----------------------------------------------------------------------------------------------
 
 SECRET_TEXT = "my card number ends 4242 and my address is 1 Elm Row"
@@ -593,6 +722,44 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(youtube_log: 
     assert again.ids == []
     assert sum(page.skipped for page in again.pages) == 0
     assert [record for record in youtube_log if "malformed" in record.getMessage()] == []
+
+
+def test_a_comment_that_makes_no_valid_message_is_skipped_by_id(youtube_log: list[logging.LogRecord]) -> None:
+    start = NOW - timedelta(hours=1)
+    empty_top = thread("UgtEMPTY", published=start, text=SECRET_TEXT)
+    empty_top["snippet"]["topLevelComment"]["id"] = ""
+    empty_reply = reply("UgtOK", "x", published=start + timedelta(minutes=2), author=DANA, text=SECRET_TEXT)
+    empty_reply["id"] = ""
+    good = thread(
+        "UgtOK",
+        published=start - timedelta(minutes=1),
+        replies=[empty_reply, reply("UgtOK", "fine", published=start + timedelta(minutes=3))],
+    )
+    big_replies = [reply("UgtBIG", f"r{n}", published=start + timedelta(minutes=n), author=DANA) for n in range(1, 8)]
+    big_replies[6]["id"] = ""  # read through comments?parentId
+    big_replies[6]["snippet"]["textOriginal"] = SECRET_TEXT
+    big = thread("UgtBIG", published=start - timedelta(minutes=2), replies=big_replies)
+    fake = FakeGoogle(threads=[thread("UgtFIRST", published=start + timedelta(minutes=5)), empty_top, good, big])
+    result = poll(fake)
+    assert result.error is None
+    assert result.ids == ["UgtFIRST", "UgtOK", "UgtOK.fine", "UgtBIG", *[f"UgtBIG.r{n}" for n in range(1, 7)]]
+    assert result.pages[0].skipped == 3
+    skipped = [record for record in youtube_log if "malformed" in record.getMessage()]
+    assert [getattr(record, "item_id", "absent") for record in skipped] == ["", "", ""]
+    for record in youtube_log:
+        dumped = repr(record.__dict__) + record.getMessage()
+        assert "4242" not in dumped and "Elm Row" not in dumped
+
+
+def test_a_page_token_refused_twice_in_one_poll_is_a_connector_error() -> None:
+    fake = FakeGoogle(threads=threads_every(timedelta(minutes=1), 150, newest=NOW - timedelta(minutes=10)))
+    refused = httpx.Response(400, json={"error": {"code": 400, "message": "Invalid page token", "errors": []}})
+    fake.scripted["/youtube/v3/commentThreads"] = [refused, None, refused]
+    cursor = {"threads": (NOW - timedelta(hours=24)).isoformat(), "threads_next": "c3RhbGU"}
+    result = poll(fake, cursor=cursor)
+    assert isinstance(result.error, ConnectorError)
+    assert len(result.ids) == 100  # the restarted scan's first page is kept
+    assert result.cursor["threads"] == cursor["threads"]  # and the mark has not moved
 
 
 def test_a_200_page_that_is_not_json_raises_connector_error() -> None:

@@ -4,7 +4,12 @@ One stream, ``threads``: ``GET commentThreads?allThreadsRelatedToChannelId=<chan
 newest thread first, 100 a page. A thread's top-level comment is an inbound comment (unless the brand
 wrote it); its replies are the brand's answers (``from_brand``, the author is the brand's channel) or
 customers' follow-ups, each with ``parent_id`` the top-level comment. A thread that has more replies
-than it carries (``snippet.totalReplyCount``) has them read with ``GET comments?parentId=<thread>``.
+than it carries (``snippet.totalReplyCount``) has them read with ``GET comments?parentId=<thread>``, but
+only when its count differs from the one the cursor keeps for it (``threads_replies``: the threads of the
+reply window that were read through, ``id=count@newest reply``, dropped once older than the window): a
+scan that finds nothing new makes no such calls. Reply pages count against the stream's ``max_pages``
+like thread pages; a read-through the budget cuts short is kept in ``threads_reading`` and finished
+first by the next poll, which then reads that thread page again (what was yielded is not offered twice).
 
 There is no "since" parameter: the stream is a newest-first scan down to a high-water mark on
 ``publishedAt`` (see :mod:`newest_first`). Threads are ordered by their top-level comment, so a reply
@@ -19,8 +24,10 @@ Google's own ``quotaExceeded`` ends the poll until then, ``rateLimitExceeded`` f
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -38,12 +45,15 @@ from replywatch.connectors.base import (
     daily_pacific,
 )
 from replywatch.connectors.http import check, json_body, retry_at
-from replywatch.connectors.newest_first import Fetched, Scan, scan_pages
+from replywatch.connectors.newest_first import Fetched, LostPlace, Scan, scan_pages
 from replywatch.models import Message, MessageKind
 
 logger = logging.getLogger(__name__)
 
 THREADS = "threads"
+REPLY_COUNTS = f"{THREADS}_replies"  # cursor: threads read through, id=count@epoch of the newest reply
+READING = f"{THREADS}_reading"  # cursor: a read-through the page budget cut short (JSON)
+MAX_THREADS_KEPT = 500  # reply counts kept at most (the newest): one forgotten is read through again
 PAGE_SIZE = "100"  # the API's maximum for both list calls
 UNITS_PER_CALL = 1  # commentThreads.list and comments.list
 MAX_REPLY_PAGES = 20  # a thread's replies read at most (2,000): a runaway thread cannot drain the quota
@@ -109,14 +119,26 @@ class YouTubeConnector:
         if not channel_id:
             raise ConnectorError("a YouTube source needs the channel_id option")
         cursor = dict(ctx.cursor)
+        replies = _ReplyState.load(cursor)
 
         async def fetch(scan: Scan, token: str | None) -> Fetched:
-            return await self._threads(ctx, channel_id, scan, token)
+            fetched = await self._threads(ctx, channel_id, scan, token, replies)
+            replies.save(cursor, scan.floor)
+            return fetched
 
         async for page in scan_pages(ctx, cursor, THREADS, fetch, settle=SETTLE, window=_reply_window(ctx)):
             yield page
 
-    async def _threads(self, ctx: PollContext, channel_id: str, scan: Scan, token: str | None) -> Fetched:
+    async def _threads(
+        self, ctx: PollContext, channel_id: str, scan: Scan, token: str | None, state: _ReplyState
+    ) -> Fetched:
+        fetched = Fetched()
+        if state.reading is not None and not await self._read_on(ctx, channel_id, scan, state, fetched):
+            fetched.cut_short = True  # the budget went on an earlier poll's read-through
+            return fetched
+        if not scan.take():
+            fetched.cut_short = True
+            return fetched
         params = [
             ("part", "snippet,replies"),
             ("allThreadsRelatedToChannelId", channel_id),
@@ -127,14 +149,16 @@ class YouTubeConnector:
         try:
             body = await self._list(ctx, "commentThreads", [*params, *([("pageToken", token)] if token else [])])
         except _StalePageToken:
-            # A page token from an earlier poll that Google no longer takes: scan again from the top.
-            body = await self._list(ctx, "commentThreads", params)
-        fetched = Fetched(next=_text(body.get("nextPageToken")))
-        for item in _items(body):
+            fetched.lost = True  # a page token Google no longer takes: newest_first scans again from the top
+            return fetched
+        fetched.next = _text(body.get("nextPageToken"))
+        items = _items(body)
+        fetched.empty = not items
+        for item in items:
             try:
                 thread = _Thread.model_validate(item)
             except ValidationError:
-                _skip(ctx, scan, fetched, item, _loose_published(item, "snippet", "topLevelComment"))
+                _skip(ctx, scan, fetched, _item_id(item), _loose_published(item, "snippet", "topLevelComment"))
                 continue
             included = thread.replies.comments if thread.replies else []
             known = [thread.snippet.topLevelComment.snippet.publishedAt]
@@ -142,32 +166,100 @@ class YouTubeConnector:
             if max(known) < scan.floor:
                 fetched.reached_floor = True  # this thread and every one after it are older than the scan
                 continue
-            if thread.snippet.totalReplyCount > len(included):
-                included = await self._all_replies(ctx, thread.id)
-            replies = []
-            for reply in included:
+            top = thread.snippet.topLevelComment
+            video_id = thread.snippet.videoId or top.snippet.videoId
+            if top.author != channel_id:
+                self._add(ctx, scan, fetched, top, thread.id, video_id)
+            count = thread.snippet.totalReplyCount
+            if count > len(included) and state.counts.get(thread.id, (None, 0))[0] != count:
+                newest = int(max(known).timestamp())
+                state.reading = _Reading(thread.id, count, top.id, top.author, video_id, newest=newest)
+                if not await self._read_on(ctx, channel_id, scan, state, fetched):
+                    fetched.cut_short = True  # this page is read again next poll, after the rest of the replies
+                    return fetched
+                continue
+            if count <= len(included):
+                state.counts.pop(thread.id, None)  # every reply is in the thread itself
+            for raw in included:
                 try:
-                    replies.append(_Comment.model_validate(reply))
+                    reply = _Comment.model_validate(raw)
                 except ValidationError:
-                    _skip(ctx, scan, fetched, reply, _loose_published(reply))
-            fetched.messages.extend(self._messages(ctx, channel_id, scan, thread, replies))
+                    _skip(ctx, scan, fetched, _item_id(raw), _loose_published(raw))
+                    continue
+                self._add(
+                    ctx, scan, fetched, reply, thread.id, video_id, parent=(top.id, top.author), channel=channel_id
+                )
         return fetched
 
-    def _messages(
-        self, ctx: PollContext, channel_id: str, scan: Scan, thread: _Thread, replies: list[_Comment]
-    ) -> list[Message]:
-        top = thread.snippet.topLevelComment
-        video_id = thread.snippet.videoId or top.snippet.videoId
-        messages = []
-        if top.author != channel_id and scan.is_new(top.id, top.snippet.publishedAt):
-            messages.append(self._message(ctx, top, thread.id, video_id, from_brand=False))
-            scan.taken(top.id, top.snippet.publishedAt)
-        for reply in replies:
-            if scan.is_new(reply.id, reply.snippet.publishedAt):
-                from_brand = reply.author == channel_id
-                messages.append(self._message(ctx, reply, thread.id, video_id, from_brand=from_brand, parent=top))
-                scan.taken(reply.id, reply.snippet.publishedAt)
-        return messages
+    async def _read_on(
+        self, ctx: PollContext, channel_id: str, scan: Scan, state: _ReplyState, fetched: Fetched
+    ) -> bool:
+        """Read the pending thread's replies (``comments?parentId``) as far as the budget goes: True
+        when they are all read (its count is then kept), False when the budget ran out first."""
+        reading = state.reading
+        if reading is None:
+            return True
+        refused = False
+        while reading.pages < MAX_REPLY_PAGES:
+            if not scan.take():
+                return False
+            params = [("part", "snippet"), ("parentId", reading.thread), ("maxResults", PAGE_SIZE)]
+            params += [("textFormat", "plainText"), *([("pageToken", reading.token)] if reading.token else [])]
+            try:
+                body = await self._list(ctx, "comments", params)
+            except _NotFound:
+                state.reading = None  # the thread was deleted: nothing more to read
+                return True
+            except _StalePageToken:
+                if refused:
+                    raise
+                refused, reading.token, reading.pages = True, None, 0  # read the thread's replies again
+                continue
+            reading.pages += 1
+            for raw in _items(body):
+                published = _loose_published(raw)
+                if published is not None:
+                    reading.newest = max(reading.newest, int(published.timestamp()))
+                try:
+                    reply = _Comment.model_validate(raw)
+                except ValidationError:
+                    _skip(ctx, scan, fetched, _item_id(raw), published)
+                    continue
+                parent = (reading.top, reading.author)
+                self._add(ctx, scan, fetched, reply, reading.thread, reading.video, parent=parent, channel=channel_id)
+                scan.remember(reply.id, reply.snippet.publishedAt)  # the thread page may be read again
+            reading.token = _text(body.get("nextPageToken"))
+            if reading.token is None:
+                break
+        state.counts[reading.thread] = (reading.count, reading.newest)
+        state.reading = None
+        return True
+
+    def _add(
+        self,
+        ctx: PollContext,
+        scan: Scan,
+        fetched: Fetched,
+        comment: _Comment,
+        thread_id: str,
+        video_id: str | None,
+        *,
+        parent: tuple[str, str] | None = None,
+        channel: str | None = None,
+    ) -> None:
+        """Yield a comment that is new; one that makes no valid Message is skipped (logged by id)."""
+        published = comment.snippet.publishedAt
+        if not scan.is_new(comment.id, published):
+            return
+        try:
+            message = self._message(
+                ctx, comment, thread_id, video_id, from_brand=comment.author == channel, parent=parent
+            )
+        except ValidationError:  # e.g. an empty id
+            _skip(ctx, scan, fetched, comment.id, published)
+            return
+        fetched.messages.append(message)
+        scan.taken(comment.id, published)
 
     def _message(
         self,
@@ -177,16 +269,17 @@ class YouTubeConnector:
         video_id: str | None,
         *,
         from_brand: bool,
-        parent: _Comment | None = None,
+        parent: tuple[str, str] | None = None,
     ) -> Message:
+        """``parent``: the top-level comment's id and author, for a reply."""
         return Message(
             brand=ctx.source.brand_id,
             platform=self.platform,
             source_id=ctx.source.source_id,
             platform_id=comment.id,
             thread_id=thread_id,
-            parent_id=(comment.snippet.parentId or parent.id) if parent else None,
-            parent_author_id=parent.author if parent else None,
+            parent_id=(comment.snippet.parentId or parent[0]) if parent else None,
+            parent_author_id=parent[1] if parent else None,
             author_id=comment.author,
             author_handle=comment.snippet.authorDisplayName or comment.author,
             text=comment.text,
@@ -195,20 +288,6 @@ class YouTubeConnector:
             kind=MessageKind.COMMENT,
             from_brand=from_brand,
         )
-
-    async def _all_replies(self, ctx: PollContext, thread_id: str) -> list[Any]:
-        """Every reply of a thread that has more than its commentThread carries."""
-        replies: list[Any] = []
-        token: str | None = None
-        for _ in range(MAX_REPLY_PAGES):
-            params = [("part", "snippet"), ("parentId", thread_id), ("maxResults", PAGE_SIZE)]
-            params += [("textFormat", "plainText"), *([("pageToken", token)] if token else [])]
-            body = await self._list(ctx, "comments", params)
-            replies.extend(_items(body))
-            token = _text(body.get("nextPageToken"))
-            if token is None:
-                break
-        return replies
 
     async def _list(self, ctx: PollContext, resource: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         """One list call, within the quota, with Google's error reasons mapped first."""
@@ -224,8 +303,77 @@ class YouTubeConnector:
         return body
 
 
-class _StalePageToken(ConnectorError):
+class _StalePageToken(LostPlace):
     pass
+
+
+class _NotFound(ConnectorError):
+    pass
+
+
+@dataclass
+class _Reading:
+    """A thread whose replies are being read through (kept in the cursor when the budget cuts it short)."""
+
+    thread: str
+    count: int  # its totalReplyCount when the read-through began
+    top: str  # the top-level comment's id and author: every reply's parent
+    author: str
+    video: str | None
+    token: str | None = None  # the next page of replies
+    pages: int = 0
+    newest: int = 0  # epoch seconds of the newest comment seen in the thread
+
+
+@dataclass
+class _ReplyState:
+    """Reply counts of the threads read through (thread id -> (count, newest epoch)) and a pending read."""
+
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reading: _Reading | None = None
+
+    @classmethod
+    def load(cls, cursor: dict[str, str]) -> _ReplyState:
+        counts: dict[str, tuple[int, int]] = {}
+        for entry in cursor.get(REPLY_COUNTS, "").split(","):
+            thread_id, _, rest = entry.rpartition("=")
+            count, _, newest = rest.partition("@")
+            if thread_id and count.isdigit() and newest.lstrip("-").isdigit():
+                counts[thread_id] = (int(count), int(newest))
+        return cls(counts=counts, reading=_load_reading(cursor.get(READING)))
+
+    def save(self, cursor: dict[str, str], floor: datetime) -> None:
+        """Into the cursor, keeping only threads the scan still reads (their newest comment is not
+        older than its floor) and at most the newest ``MAX_THREADS_KEPT``."""
+        oldest = int(floor.timestamp())
+        kept = sorted(((key, value) for key, value in self.counts.items() if value[1] >= oldest), key=_newest)
+        self.counts = dict(kept[-MAX_THREADS_KEPT:])
+        _put(cursor, REPLY_COUNTS, ",".join(f"{key}={count}@{newest}" for key, (count, newest) in self.counts.items()))
+        _put(cursor, READING, json.dumps(asdict(self.reading), separators=(",", ":")) if self.reading else None)
+
+
+def _newest(entry: tuple[str, tuple[int, int]]) -> int:
+    return entry[1][1]
+
+
+def _load_reading(value: str | None) -> _Reading | None:
+    if not value:
+        return None
+    try:
+        reading = _Reading(**json.loads(value))
+    except (ValueError, TypeError):
+        return None
+    texts = (reading.thread, reading.top, reading.author)
+    fields_ok = all(isinstance(text, str) for text in texts) and isinstance(reading.video, str | None)
+    numbers_ok = all(isinstance(number, int) for number in (reading.count, reading.pages, reading.newest))
+    return reading if fields_ok and numbers_ok and reading.thread else None
+
+
+def _put(cursor: dict[str, str], key: str, value: str | None) -> None:
+    if value:
+        cursor[key] = value
+    else:
+        cursor.pop(key, None)
 
 
 def _raise_for_google_error(response: httpx.Response, ctx: PollContext, *, paged: bool) -> None:
@@ -240,6 +388,8 @@ def _raise_for_google_error(response: httpx.Response, ctx: PollContext, *, paged
         raise RateLimited(retry_at(response.headers, ctx.now))
     if response.status_code == 400 and paged:
         raise _StalePageToken("YouTube refused a page token")
+    if response.status_code == 404:
+        raise _NotFound("YouTube: HTTP 404")
     check(response, ctx.now)
 
 
@@ -255,10 +405,9 @@ def _reasons(response: httpx.Response) -> set[str]:
     return {str(entry.get("reason")) for entry in errors if isinstance(entry, dict)}
 
 
-def _skip(ctx: PollContext, scan: Scan, fetched: Fetched, item: object, published: datetime | None) -> None:
+def _skip(ctx: PollContext, scan: Scan, fetched: Fetched, item_id: str | None, published: datetime | None) -> None:
     """Count and log (by id only) a malformed item, once: scans read recent threads again, so an
     item whose time can still be read is skipped silently when it is not new."""
-    item_id = _item_id(item)
     if published is not None and item_id is not None:
         if not scan.is_new(item_id, published):
             return

@@ -9,6 +9,7 @@ so the connector must not rely on one.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pytest
 
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited
 from replywatch.connectors.instagram import InstagramConnector
+from replywatch.connectors.meta import MAX_IDS
 from replywatch.models import Message, MessageKind, Source
 from tests.unit.connectors.graph_fake import (
     BASE,
@@ -468,3 +470,32 @@ def test_a_comment_without_an_author_is_skipped_on_every_scan_not_only_the_first
     for record in instagram_log:
         dumped = repr(record.__dict__) + record.getMessage()
         assert "4242" not in dumped and "Elm Row" not in dumped
+
+
+def test_a_busy_medium_keeps_the_cursor_small_and_reads_every_comment_at_least_once() -> None:
+    crowd = [ig_comment(f"b{k}", ago(4) + timedelta(seconds=k // 10), author=SAM) for k in range(3 * MAX_IDS)]
+    fake = FakeInstagram(media=[medium("m1", ago(60), crowd)])
+
+    def scan_through(cursor: dict[str, str], start: datetime) -> tuple[list[str], dict[str, str]]:
+        got: list[str] = []
+        for n in range(40):
+            pages, error = poll(fake, cursor=cursor, max_pages=3, now=start + timedelta(minutes=n))
+            assert error is None
+            for page in pages:
+                assert len(page.cursor.get("comments_ids", "").split()) <= MAX_IDS
+                assert len(json.dumps(page.cursor)) < 20_000  # one DynamoDB item holds every stream's cursor
+            got += ids(pages)
+            cursor = pages[-1].cursor
+            if "comments_scan" not in cursor:
+                return got, cursor
+        raise AssertionError("the scan never finished")
+
+    first, cursor = scan_through({}, NOW)
+    assert sorted(first) == sorted(c["id"] for c in crowd)
+    late = [ig_comment(f"late{k}", NOW + timedelta(minutes=50, seconds=k), author=DANA) for k in range(5)]
+    fake.media[0]["comments"] += late
+    second, _ = scan_through(cursor, NOW + timedelta(minutes=51))
+    # No gap: the late comments are read. The ids the cursor let go (the oldest) come again: a
+    # duplicate, stored once; the newest MAX_IDS are not read twice.
+    assert set(second) == {c["id"] for c in late} | {c["id"] for c in crowd[: 2 * MAX_IDS]}
+    assert len(second) == len(set(second))

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from replywatch.connectors.base import AuthFailed, ConnectorError, PollContext, RateLimited
-from replywatch.connectors.meta import Job, Scan, near_limit, next_after, raise_for_graph_error, usage
+from replywatch.connectors.meta import MAX_IDS, Job, Scan, near_limit, next_after, raise_for_graph_error, usage
 from replywatch.models import Source
 from tests.unit.connectors.graph_fake import fixture
 
@@ -124,7 +124,7 @@ def test_a_scan_survives_the_cursor_and_a_finished_one_moves_the_mark() -> None:
         NOW,
         "until=17&__paging_token=enc_X",
         [Job("1_2/comments", "after=QQ", {"post": "1_2"})],
-        {"c1"},
+        {"c1": int((NOW - timedelta(minutes=1)).timestamp())},
         {"m1": 3},
     )
     again.finish()
@@ -145,3 +145,58 @@ def test_an_unreadable_scan_position_starts_the_scan_again_from_the_mark() -> No
     scan = Scan.load(cursor, "comments", ctx(cursor))
     assert scan.started is None and scan.after == "" and scan.jobs == []
     assert scan.mark == NOW - timedelta(hours=1)
+
+
+def busy_scan(count: int) -> tuple[Scan, list[tuple[str, datetime]]]:
+    """A scan under way that has taken ``count`` children, all at or after its next mark, ten a second."""
+    scan = Scan.load({}, "comments", ctx({}))
+    scan.started = NOW
+    children = [(f"100_{k}", NOW - timedelta(minutes=4) + timedelta(seconds=k // 10)) for k in range(count)]
+    for child_id, created in children:
+        assert scan.is_new(child_id, created)
+    return scan, children
+
+
+def test_the_ids_a_busy_scan_keeps_are_capped_to_the_newest_in_the_position_and_after_it() -> None:
+    scan, children = busy_scan(3 * MAX_IDS)
+    newest = [child_id for child_id, _ in sorted(children, key=lambda c: (c[1], c[0]), reverse=True)[:MAX_IDS]]
+    cursor: dict[str, str] = {}
+    scan.save(cursor)  # the position, mid-scan
+    assert sorted(json.loads(cursor["comments_scan"])["seen"]) == sorted(newest)
+
+    resumed = Scan.load(cursor, "comments", ctx(cursor))
+    assert resumed.is_new("100_late", NOW - timedelta(seconds=30))  # the scan goes on in a later poll
+    resumed.finish()
+    resumed.save(cursor)
+    kept = cursor["comments_ids"].split()
+    assert kept == ["100_late", *newest[: MAX_IDS - 1]]  # newest first
+    assert len(json.dumps(cursor)) < 20_000  # DynamoDB items stop at 400 KB; many streams share one
+
+    again = Scan.load(cursor, "comments", ctx(cursor))
+    again.save(cursor)
+    assert cursor["comments_ids"].split() == kept  # stable across loads
+
+
+def test_capping_the_ids_can_repeat_a_child_but_never_skip_one() -> None:
+    scan, children = busy_scan(3 * MAX_IDS)
+    cursor: dict[str, str] = {}
+    scan.finish()
+    scan.save(cursor)
+    following = Scan.load(cursor, "comments", ctx(cursor))
+    # The mark is the scan's start less MARK_LAG, whatever was forgotten: nothing after it is passed over.
+    assert following.mark == NOW - timedelta(minutes=5)
+    again = [child_id for child_id, created in children if following.is_new(child_id, created)]
+    # Only the oldest, forgotten ids are offered again (stored once: ingest is idempotent).
+    assert again == [child_id for child_id, _ in children[: 2 * MAX_IDS]]
+    assert following.is_new("100_unseen", NOW - timedelta(minutes=5))
+    assert following.is_new("100_unseen_old", NOW - timedelta(minutes=4, seconds=30))
+
+
+def test_a_position_saved_with_seen_as_a_list_of_ids_still_loads() -> None:
+    state = {"started": NOW.isoformat(), "after": None, "jobs": [["1_2/comments", "after=QQ", {}]], "seen": ["c1"]}
+    cursor = {"comments": (NOW - timedelta(hours=1)).isoformat(), "comments_scan": json.dumps(state)}
+    scan = Scan.load(cursor, "comments", ctx(cursor))
+    assert set(scan.seen) == {"c1"} and scan.jobs == [Job("1_2/comments", "after=QQ", {})]
+    scan.jobs.clear()
+    scan.finish()
+    assert "c1" in scan.taken

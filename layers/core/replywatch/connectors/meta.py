@@ -20,7 +20,10 @@ per poll): its position (the parent list's ``after`` cursor and the pending jobs
 ``paging.next`` URL, which carries the token) is saved with every page. When a scan is
 complete the mark moves to the scan's start less ``MARK_LAG``, so whatever was created or
 became visible while the scan ran is read by the next one; the ids read at or after the new
-mark are kept to skip them then.
+mark are kept to skip them then. At most ``MAX_IDS`` of them, the newest, so that a busy
+Page's cursor stays small (the source's state is one DynamoDB item, 400 KB at most): the mark
+does not move for those forgotten, so the next scan reads them again (stored once, as ingest
+is idempotent) and never passes over a child it has not read.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ MARK_LAG = timedelta(minutes=5)  # Graph's lists can trail its clock: re-read th
 PAGING_KEYS = frozenset({"after", "until", "__paging_token"})
 WINDOW_OPTION = "post_window_days"
 DEFAULT_WINDOW_DAYS = 14
+MAX_IDS = 400  # ids kept per stream at the mark (and during a scan): beyond, the oldest are forgotten
 
 
 # --- requests and their errors -------------------------------------------------------------------
@@ -268,19 +272,19 @@ class Scan:
 
     name: str
     mark: datetime
-    taken: frozenset[str]  # ids read at or after the mark
+    taken: dict[str, None]  # ids read at or after the mark, newest first (an ordered set; MAX_IDS kept)
     known_counts: dict[str, int]  # children per parent when last read in full (see ``counts``)
     started: datetime | None = None
     after: str | None = ""  # "" the first page of the parent list, None: the list is read
     jobs: list[Job] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)  # ids at or after the next mark
+    seen: dict[str, int] = field(default_factory=dict)  # ids at or after the next mark: their epoch seconds
     counts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cursor: Mapping[str, str], name: str, ctx: PollContext) -> Scan:
         default = ctx.backfill_from or ctx.now - timedelta(hours=24)
         mark = _moment(cursor.get(name)) or default
-        taken = frozenset((cursor.get(f"{name}_ids") or "").split())
+        taken = dict.fromkeys((cursor.get(f"{name}_ids") or "").split()[:MAX_IDS])
         counts = _counts(cursor.get(f"{name}_counts"))
         scan = cls(name=name, mark=mark, taken=taken, known_counts=counts)
         raw = cursor.get(f"{name}_scan")
@@ -290,11 +294,11 @@ class Scan:
                 scan.started = _moment(state["started"])
                 scan.after = state.get("after")
                 scan.jobs = [Job.load(job) for job in state.get("jobs", [])]
-                scan.seen = {str(value) for value in state.get("seen", [])}
+                scan.seen = _seen(state.get("seen", {}), scan.next_mark)
                 scan.counts = _counts(json.dumps(state.get("counts", {})))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, OverflowError):
                 logger.warning("unreadable scan position; starting the scan again", extra={"stream": name})
-                scan.started, scan.after, scan.jobs, scan.seen, scan.counts = None, "", [], set(), {}
+                scan.started, scan.after, scan.jobs, scan.seen, scan.counts = None, "", [], {}, {}
         return scan
 
     @property
@@ -305,14 +309,14 @@ class Scan:
     def is_new(self, child_id: str, created: datetime) -> bool:
         """Read this child now? Remembers the ids the next scan will meet again at its mark."""
         if created >= self.next_mark:
-            self.seen.add(child_id)
+            self.seen[child_id] = int(created.timestamp())
         return created >= self.mark and child_id not in self.taken
 
     def finish(self) -> None:
         self.mark = self.next_mark
-        self.taken = frozenset(self.seen)
+        self.taken = dict.fromkeys(_newest(self.seen))
         self.known_counts = dict(self.counts)
-        self.started, self.after, self.jobs, self.seen, self.counts = None, "", [], set(), {}
+        self.started, self.after, self.jobs, self.seen, self.counts = None, "", [], {}, {}
 
     def save(self, cursor: dict[str, str]) -> None:
         name = self.name
@@ -320,7 +324,7 @@ class Scan:
         for key in (f"{name}_ids", f"{name}_scan", f"{name}_counts"):
             cursor.pop(key, None)
         if self.taken:
-            cursor[f"{name}_ids"] = " ".join(sorted(self.taken))
+            cursor[f"{name}_ids"] = " ".join(self.taken)
         if self.known_counts:
             cursor[f"{name}_counts"] = json.dumps(self.known_counts, sort_keys=True, separators=(",", ":"))
         if self.started is not None:
@@ -328,7 +332,7 @@ class Scan:
                 "started": self.started.isoformat(),
                 "after": self.after,
                 "jobs": [job.dump() for job in self.jobs],
-                "seen": sorted(self.seen),
+                "seen": {child_id: self.seen[child_id] for child_id in _newest(self.seen)},
                 "counts": self.counts,
             }
             cursor[f"{name}_scan"] = json.dumps(state, separators=(",", ":"))
@@ -380,6 +384,20 @@ def _moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _newest(seen: Mapping[str, int]) -> list[str]:
+    """The ``MAX_IDS`` newest ids of ``seen``, newest first (ties by id, so any order of reading
+    keeps the same ones). What is left out may be read twice, never passed over."""
+    return sorted(seen, key=lambda child_id: (seen[child_id], child_id), reverse=True)[:MAX_IDS]
+
+
+def _seen(raw: Any, fallback: datetime) -> dict[str, int]:
+    """A saved position's ids with their times; a bare list of ids (saved before the times were)
+    counts as at ``fallback``, the oldest they can be."""
+    if isinstance(raw, list):
+        return {str(child_id): int(fallback.timestamp()) for child_id in raw}
+    return {str(child_id): int(at) for child_id, at in dict(raw).items()}
 
 
 def _counts(raw: str | None) -> dict[str, int]:

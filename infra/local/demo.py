@@ -36,6 +36,7 @@ class DemoRun:
     sms: list[dict[str, Any]]
     stats: dict[str, Any]
     overdue: dict[str, Any]
+    sources: dict[str, Any]
 
 
 def pipeline_settled(stack: LocalStack) -> bool:
@@ -74,6 +75,7 @@ def run_scenario(stack: LocalStack, now: datetime | None = None) -> DemoRun:
     if status != 200:
         raise RuntimeError(f"stats API answered {status}: {stats}")
     _, overdue = stack.api_get(f"/brands/{scenario.BRAND_ID}/messages?status=overdue")
+    _, sources = stack.api_get(f"/brands/{scenario.BRAND_ID}/sources")
     return DemoRun(
         now=now,
         swept_at=swept_at,
@@ -83,6 +85,7 @@ def run_scenario(stack: LocalStack, now: datetime | None = None) -> DemoRun:
         sms=stack.sms(),
         stats=stats,
         overdue=overdue,
+        sources=sources,
     )
 
 
@@ -109,6 +112,12 @@ def show(run: DemoRun) -> None:
     print("\nGET /brands/acme/stats (SigV4-signed, through API Gateway):")
     print(json.dumps(run.stats, indent=2))
     print(f"\nOverdue queue: {[item['author_handle'] for item in run.overdue.get('items', [])]}")
+    print("\nGET /brands/acme/sources:")
+    for item in run.sources.get("items", []):
+        print(
+            f"  {item['source_id']} ({item['platform']}): {item['health']}, last good poll {item['last_ok_at']},"
+            f" incidents {[found['incident'] for found in item['incidents']] or 'none'}"
+        )
 
 
 def main() -> None:

@@ -107,3 +107,10 @@ def test_function_logs_never_hold_message_text_tokens_or_phone_numbers(stack: Lo
     secrets += [mention.text.split(" ", 1)[1] for mention in scenario.MENTIONS]
     leaked = [secret for secret in secrets if secret in text]
     assert leaked == []
+
+
+def test_the_demo_source_is_healthy_in_the_sources_api(demo_run: DemoRun) -> None:
+    (source,) = demo_run.sources["items"]
+    assert (source["source_id"], source["platform"], source["health"]) == (scenario.SOURCE_ID, "mastodon", "ok")
+    assert source["needs_reconnect"] is False and source["incidents"] == []
+    assert source["last_ok_at"] and source["last_inbound_at"], "polled, and customer messages arrived"

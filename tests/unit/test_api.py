@@ -312,6 +312,14 @@ def test_next_token_round_trips_into_the_start_key(messages: FakeMessages) -> No
     assert second["next"] is None
 
 
+def test_a_reviews_star_rating_is_shown_in_the_queue(messages: FakeMessages) -> None:
+    review = queued("r1", 30).model_copy(update={"kind": MessageKind.REVIEW, "rating": 2})
+    messages.pages[None] = QueuePage(messages=[review, queued("9101", 20)], next_token=None)
+    status, body = get(messages, MESSAGES)
+    assert status == 200, body
+    assert [(item["kind"], item["rating"]) for item in body["items"]] == [("review", 2), ("mention", None)]
+
+
 def test_messages_defaults_to_open_and_fifty(messages: FakeMessages) -> None:
     get(messages, MESSAGES)
     assert messages.queue_calls == [{"brand": "acme", "status": "open", "limit": 50, "start": None}]

@@ -62,6 +62,7 @@ class MessageView(BaseModel):
     due_at: datetime | None
     sentiment: Sentiment | None
     first_response_at: datetime | None
+    rating: Annotated[int | None, Field(description="A review's star rating, 1-5")] = None
 
 
 class MessagesPage(BaseModel):

@@ -69,6 +69,12 @@ def test_html_escapes_the_message_text() -> None:
     assert "Tom &amp; Jerry" in content.html
 
 
+def test_a_reviews_stars_are_in_the_alert_and_other_messages_have_none() -> None:
+    review = render(AlertKind.NEGATIVE, record(kind=MessageKind.REVIEW, rating=1), BRAND, POLICY, NOW)
+    assert "Rating: 1 of 5 stars" in review.text and "1 of 5 stars" in review.html
+    assert "Rating" not in render(AlertKind.NEGATIVE, record(), BRAND, POLICY, NOW).text
+
+
 def test_html_escapes_the_brand_name() -> None:
     content = render(AlertKind.NEGATIVE, record(), BRAND, POLICY, NOW)
     assert "Acme &amp; Sons" in content.html

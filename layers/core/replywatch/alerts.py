@@ -88,6 +88,8 @@ def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPol
         ("SLA", sla),
         ("Sentiment", message.sentiment.value if message.sentiment else "unknown"),
     ]
+    if message.rating is not None:
+        facts.append(("Rating", f"{message.rating} of 5 stars"))
     link = message.permalink or ""
     text = "\n".join(
         [

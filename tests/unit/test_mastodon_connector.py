@@ -8,7 +8,6 @@ the connector's own filtering is what is tested.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,15 +18,14 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.mastodon import MastodonConnector
-from replywatch.models import MessageKind, Source
+from replywatch.models import MessageKind
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
 BASE = "https://social.example"
-SOURCE = Source(
-    brand_id="acme", source_id="acme-social", platform="mastodon", base_url=BASE, token_secret="replywatch/acme-social"
-)
+SOURCE = acme_source("mastodon", "social", BASE)
 NOTIFICATIONS_PATH = "/api/v1/notifications"
 VERIFY_PATH = "/api/v1/accounts/verify_credentials"
 BRAND_ID = "109000000000000001"
@@ -179,27 +177,16 @@ def poll(
     backfill_from: datetime | None = None,
 ) -> tuple[list[Page], ConnectorError | None]:
     """Every page the connector yields, and the connector error that ended the poll (if any)."""
-
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=SOURCE,
-                secret="t",
-                client=client,
-                now=now,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-            )
-            try:
-                async for page in MastodonConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return pages, error
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        MastodonConnector(),
+        fake.handle,
+        source=SOURCE,
+        secret="t",
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+    )
 
 
 def platform_ids(pages: list[Page]) -> list[str]:
@@ -208,20 +195,8 @@ def platform_ids(pages: list[Page]) -> list[str]:
 
 @pytest.fixture
 def mastodon_log() -> Iterator[list[logging.LogRecord]]:
-    """Records the connector logs (works with or without pytest's logging plugin)."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.mastodon")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.mastodon") as records:
+        yield records
 
 
 # --- the brand's account ------------------------------------------------------------------------------
@@ -450,13 +425,10 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(mastodon_log:
     assert first.skipped == 4
     assert first.cursor["notifications"] == "905"
 
-    skipped = [record for record in mastodon_log if "malformed" in record.getMessage()]
+    skipped = malformed(mastodon_log)
     assert len(skipped) == 4
     assert {getattr(record, "item_id", "absent") for record in skipped} == {"903", "904", None}
-    for record in mastodon_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped
-        assert "Elm Row" not in dumped
+    assert_logged_by_id_only(mastodon_log, "4242", "Elm Row")
 
 
 def test_a_malformed_newest_item_still_advances_the_cursor() -> None:

@@ -8,7 +8,6 @@ the ``X-Rate-Limit`` header, and it checks the ES256 bearer JWT with the public 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -26,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from replywatch.connectors import es256
 from replywatch.connectors.app_store import AppStoreConnector
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.models import MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "app_store" / "customer_reviews.json").read_text())
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -35,14 +35,7 @@ BASE = "https://asc.test"
 APPLE = "https://api.appstoreconnect.apple.com"
 APP_ID = "682658836"
 PATH = f"/v1/apps/{APP_ID}/customerReviews"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-ios",
-    platform="app_store",
-    base_url=BASE,
-    token_secret="replywatch/acme-ios",
-    options={"app_id": APP_ID},
-)
+SOURCE = acme_source("app_store", "ios", BASE, app_id=APP_ID)
 KEY = ec.generate_private_key(ec.SECP256R1())
 PEM = KEY.private_bytes(
     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -107,12 +100,6 @@ def reviews(first: int, count: int, *, newest: float = 0.5, step: float = 0.1, *
 
 def review_id(number: int) -> str:
     return f"00000028-0000-0000-0000-{number:012d}"
-
-
-def logged(record: logging.LogRecord) -> str:
-    """What a log record carries, but its numbers (a timestamp or thread id may hold any digits)."""
-    fields = {key: value for key, value in vars(record).items() if not isinstance(value, int | float)}
-    return repr(fields) + record.getMessage()
 
 
 # --- the fake server ----------------------------------------------------------------------------------
@@ -239,27 +226,17 @@ def poll(
 ) -> tuple[list[Page], ConnectorError | None]:
     fake.now = now
 
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=secret,
-                client=client,
-                now=now,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=now - timedelta(hours=24),
-                sessions=sessions if sessions is not None else SessionCache(),
-            )
-            try:
-                async for page in AppStoreConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as failure:
-                return pages, failure
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        AppStoreConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=now - timedelta(hours=24),
+        sessions=sessions,
+    )
 
 
 def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
@@ -281,19 +258,8 @@ def caught_up(fake: FakeAppStore) -> dict[str, str]:
 
 @pytest.fixture
 def store_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.app_store")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.app_store") as records:
+        yield records
 
 
 # --- requests ---------------------------------------------------------------------------------------
@@ -545,12 +511,10 @@ def test_a_malformed_review_is_logged_by_id_only_and_skipped(store_log: list[log
     assert failure is None
     assert sorted(ids(pages, from_brand=False)) == [review_id(n) for n in (1, 2, 3)]
     assert pages[0].skipped == 2
-    skipped = [record for record in store_log if "malformed" in record.getMessage()]
+    skipped = malformed(store_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {review_id(8), review_id(9)}
     assert all(getattr(record, "source_id", None) == "acme-ios" for record in skipped)
-    for record in store_log:
-        dumped = logged(record)
-        assert "4242" not in dumped and "Elm Row" not in dumped and "BEGIN" not in dumped
+    assert_logged_by_id_only(store_log, "4242", "Elm Row", "BEGIN")
 
 
 # --- errors, limits and auth -------------------------------------------------------------------------
@@ -645,12 +609,10 @@ def test_a_malformed_response_costs_only_the_response_and_is_sent_once_it_reads_
     assert failure is None
     assert sorted(ids(pages, from_brand=False)) == [review_id(1), review_id(2)]  # the review is kept
     assert ids(pages, from_brand=True) == [f"{review_id(2)}#reply"]
-    skipped = [record for record in store_log if "malformed" in record.getMessage()]
+    skipped = malformed(store_log)
     assert skipped and {getattr(record, "item_id", None) for record in skipped} == {f"{review_id(1)}-r"}
     assert all(getattr(record, "source_id", None) == "acme-ios" for record in skipped)
-    for record in store_log:
-        dumped = logged(record)
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(store_log, "4242", "Elm Row")
     # sweeps go by while it stays broken, their floors passing its date; then Apple serves it whole
     later, failure = poll(fake, cursor=pages[-1].cursor, now=NOW + timedelta(days=2))
     assert failure is None and f"{review_id(1)}#reply" not in ids(later, from_brand=True)

@@ -8,7 +8,6 @@ in the platform's shape (or, for a path it does not know, a 401). Token endpoint
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,8 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from replywatch.connectors import REGISTRY
-from replywatch.connectors.base import ConnectorError, Meter, PollContext, SessionCache
+from replywatch.connectors.base import ConnectorError, Meter
 from replywatch.models import Source
+from tests.support.connectors import collect
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
 BASE = "https://proxy.example/prefix"
@@ -137,27 +137,18 @@ def poll(platform: str) -> tuple[list[httpx.Request], ConnectorError | None]:
             return httpx.Response(401, json={"error": "unauthorized"})
         return httpx.Response(200, json=body)
 
-    async def run() -> ConnectorError | None:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-            rule = connector.budget
-            ctx = PollContext(
-                source=source,
-                secret=SECRET,
-                client=client,
-                now=NOW,
-                max_pages=2,
-                backfill_from=NOW - timedelta(hours=24),
-                meter=Meter.start(rule, source, None, NOW) if rule is not None else None,
-                sessions=SessionCache(),
-            )
-            try:
-                async for _ in connector.pages(ctx):
-                    pass
-            except ConnectorError as failure:
-                return failure
-        return None
-
-    return requests, asyncio.run(run())
+    rule = connector.budget
+    _, failure = collect(
+        connector,
+        handle,
+        source=source,
+        secret=SECRET,
+        now=NOW,
+        max_pages=2,
+        backfill_from=NOW - timedelta(hours=24),
+        meter=Meter.start(rule, source, None, NOW) if rule is not None else None,
+    )
+    return requests, failure
 
 
 def test_every_registered_platform_is_covered() -> None:

@@ -10,7 +10,6 @@ JWTs with ``exp`` claims and refuses expired ones with ``400 ExpiredToken``, as 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
@@ -26,16 +25,15 @@ import httpx
 import pytest
 
 from replywatch.connectors import REGISTRY, connector_for
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.bluesky import LOOKBACK, PAGE_LIMIT, BlueskyConnector, jwt_expiry
 from replywatch.models import MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 from tests.support.lexicon import BLUESKY_LEXICONS, Lexicons
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
 BASE = "https://pds.example"
-SOURCE = Source(
-    brand_id="acme", source_id="acme-bsky", platform="bluesky", base_url=BASE, token_secret="replywatch/acme-bsky"
-)
+SOURCE = acme_source("bluesky", "bsky", BASE)
 PASSWORD = "abcd-efgh-ijkl-mnop"
 SECRET = json.dumps({"identifier": "acme.bsky.social", "password": PASSWORD})
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bluesky"
@@ -286,27 +284,17 @@ def poll(
     The backfill window is the poller's default (24 hours) unless given."""
     fake.clock = now
 
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=secret,
-                client=client,
-                now=now,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=backfill_from or now - timedelta(hours=24),
-                sessions=sessions if sessions is not None else SessionCache(),
-            )
-            try:
-                async for page in BlueskyConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return pages, error
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        BlueskyConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=backfill_from or now - timedelta(hours=24),
+        sessions=sessions,
+    )
 
 
 def uris(pages: list[Page]) -> list[str]:
@@ -331,19 +319,8 @@ def steady(floor: datetime) -> dict[str, str]:
 
 @pytest.fixture
 def bluesky_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.bluesky")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.bluesky") as records:
+        yield records
 
 
 def test_the_connector_is_registered() -> None:
@@ -928,7 +905,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_uri_only(bluesky_log:
     first = pages[0]
     assert {message.platform_id for message in first.messages} == {item["uri"] for item in good}
     assert first.skipped == 6
-    skipped = [record for record in bluesky_log if "malformed" in record.getMessage()]
+    skipped = malformed(bluesky_log)
     assert len(skipped) == 6
     assert {getattr(record, "item_id", "absent") for record in skipped} == {
         no_record_text["uri"],
@@ -937,9 +914,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_uri_only(bluesky_log:
         no_time["uri"],
         None,
     }
-    for record in bluesky_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(bluesky_log, "4242", "Elm Row")
 
 
 def test_a_malformed_item_still_counts_as_read() -> None:

@@ -9,7 +9,6 @@ embedded messages, and Graph's error bodies. The fake pages the feed by time (``
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.facebook import FacebookConnector
 from replywatch.models import Message, MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 from tests.unit.connectors.graph_fake import (
     BASE,
     LEAKY_TOKEN,
@@ -46,14 +46,7 @@ SAM = {"name": "Sam Lee", "id": "5550002"}
 ROBIN = {"name": "Robin Park", "email": "7770001@facebook.com", "id": "7770001"}
 FEED = f"{PAGE_ID}/feed"
 CONVERSATIONS = f"{PAGE_ID}/conversations"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-facebook",
-    platform="facebook",
-    base_url=BASE,
-    token_secret="replywatch/acme-facebook",
-    options={"page_id": PAGE_ID},
-)
+SOURCE = acme_source("facebook", "facebook", BASE, page_id=PAGE_ID)
 SECRET_TEXT = "my card number ends 4242 and I live at 1 Elm Row"
 
 
@@ -187,27 +180,18 @@ def poll(
     now: datetime = NOW,
     backfill_from: datetime | None = NOW - timedelta(hours=24),
     source: Source = SOURCE,
+    secret: str = TOKEN,
 ) -> tuple[list[Page], ConnectorError | None]:
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=TOKEN,
-                client=client,
-                now=now,
-                cursor=dict(cursor or {}),
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-            )
-            try:
-                async for page in FacebookConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return pages, error
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        FacebookConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=dict(cursor or {}),
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+    )
 
 
 def messages(pages: list[Page]) -> list[Message]:
@@ -220,22 +204,8 @@ def ids(pages: list[Page]) -> list[str]:
 
 @pytest.fixture
 def facebook_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    loggers = [logging.getLogger(name) for name in ("replywatch.connectors.facebook", "replywatch.connectors.meta")]
-    handler = Keep(logging.DEBUG)
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-    yield records
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with captured_logs("replywatch.connectors.facebook", "replywatch.connectors.meta") as records:
+        yield records
 
 
 def ago(minutes: float) -> datetime:
@@ -531,18 +501,8 @@ def test_an_expired_token_on_http_400_is_auth_failed() -> None:
 
 
 def test_a_token_graph_refuses_is_auth_failed() -> None:
-    pages, error = asyncio.run(_poll_with_secret("not-the-token"))
+    pages, error = poll(busy_page(), secret="not-the-token", backfill_from=None)
     assert isinstance(error, AuthFailed) and pages == []
-
-
-async def _poll_with_secret(secret: str) -> tuple[list[Page], ConnectorError | None]:
-    fake = busy_page()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-        ctx = PollContext(source=SOURCE, secret=secret, client=client, now=NOW)
-        try:
-            return [page async for page in FacebookConnector().pages(ctx)], None
-        except ConnectorError as error:
-            return [], error
 
 
 def test_a_missing_permission_is_auth_failed() -> None:
@@ -592,7 +552,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(facebook_log:
     assert sorted(ids(pages)) == ["c_good", "m_ok"]
     assert sum(page.skipped for page in pages) == 5
 
-    skipped = [record for record in facebook_log if "malformed" in record.getMessage()]
+    skipped = malformed(facebook_log)
     assert [record.getMessage() for record in skipped] == ["skipped malformed facebook item"] * 5
     assert {getattr(record, "item_id", "absent") for record in skipped} == {
         "c_no_time",
@@ -600,9 +560,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(facebook_log:
         "m_broken",
         None,
     }
-    for record in facebook_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(facebook_log, "4242", "Elm Row")
 
 
 def test_one_request_a_poll_still_reads_everything_once_jobs_included() -> None:

@@ -8,7 +8,6 @@ error bodies; and a token endpoint that trades the source's refresh token for ac
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -23,9 +22,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.google_business import GoogleBusinessConnector
 from replywatch.models import MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "google_business" / "reviews.json").read_text())
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -34,14 +34,7 @@ LOCATION = "accounts/108234567890123456789/locations/4321987654321098765"
 BASE = "https://gbp.test/v4"
 PATH = f"/v4/{LOCATION}/reviews"
 TOKEN_URL = "https://oauth.test/token"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-soho",
-    platform="google_business",
-    base_url=BASE,
-    token_secret="replywatch/acme-soho",
-    options={"location": LOCATION, "token_url": TOKEN_URL},
-)
+SOURCE = acme_source("google_business", "soho", BASE, location=LOCATION, token_url=TOKEN_URL)
 SECRET = json.dumps({"client_id": "1234.apps.googleusercontent.com", "client_secret": "cs", "refresh_token": "1//r"})
 
 
@@ -99,12 +92,6 @@ def rid(number: int) -> str:
 
 def google_error(code: int, status: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status, **extra}}
-
-
-def logged(record: logging.LogRecord) -> str:
-    """What a log record carries, but its numbers (a timestamp or thread id may hold any digits)."""
-    fields = {key: value for key, value in vars(record).items() if not isinstance(value, int | float)}
-    return repr(fields) + record.getMessage()
 
 
 # --- the fake -------------------------------------------------------------------------------------------
@@ -181,27 +168,17 @@ def poll(
     sessions: SessionCache | None = None,
     source: Source = SOURCE,
 ) -> tuple[list[Page], ConnectorError | None]:
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=SECRET,
-                client=client,
-                now=now,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=now - timedelta(hours=24),
-                sessions=sessions if sessions is not None else SessionCache(),
-            )
-            try:
-                async for page in GoogleBusinessConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as failure:
-                return pages, failure
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        GoogleBusinessConnector(),
+        fake.handle,
+        source=source,
+        secret=SECRET,
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=now - timedelta(hours=24),
+        sessions=sessions,
+    )
 
 
 def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
@@ -222,19 +199,8 @@ def caught_up(fake: FakeBusinessProfile) -> dict[str, str]:
 
 @pytest.fixture
 def gbp_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.google_business")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.google_business") as records:
+        yield records
 
 
 # --- what becomes a message -------------------------------------------------------------------------------
@@ -392,11 +358,9 @@ def test_malformed_reviews_are_logged_by_id_only_and_skipped(gbp_log: list[loggi
     assert failure is None
     assert sorted(ids(pages)) == [rid(1), rid(2), rid(3)]
     assert pages[0].skipped == 2
-    skipped = [record for record in gbp_log if "malformed" in record.getMessage()]
+    skipped = malformed(gbp_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {rid(7), rid(8)}
-    for record in gbp_log:
-        dumped = logged(record)
-        assert "4242" not in dumped and "7700" not in dumped
+    assert_logged_by_id_only(gbp_log, "4242", "7700")
 
 
 # --- errors, limits and auth -----------------------------------------------------------------------------------

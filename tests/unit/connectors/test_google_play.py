@@ -9,7 +9,6 @@ and a token endpoint that trades the source's refresh token for access tokens.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -23,9 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.google_play import GooglePlayConnector
 from replywatch.models import MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "google_play" / "reviews.json").read_text())
 NOW = datetime(2026, 11, 29, 13, 0, 0, tzinfo=UTC)
@@ -34,14 +34,7 @@ PACKAGE = "com.acme.shop"
 BASE = "https://play.test/androidpublisher/v3"
 PATH = f"/androidpublisher/v3/applications/{PACKAGE}/reviews"
 TOKEN_URL = "https://oauth.test/token"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-android",
-    platform="google_play",
-    base_url=BASE,
-    token_secret="replywatch/acme-android",
-    options={"package_name": PACKAGE, "token_url": TOKEN_URL},
-)
+SOURCE = acme_source("google_play", "android", BASE, package_name=PACKAGE, token_url=TOKEN_URL)
 SECRET = json.dumps({"client_id": "1234.apps.googleusercontent.com", "client_secret": "cs", "refresh_token": "1//r"})
 
 
@@ -170,27 +163,17 @@ def poll(
 ) -> tuple[list[Page], ConnectorError | None]:
     fake.now = now
 
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=SECRET,
-                client=client,
-                now=now,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=now - timedelta(hours=24),
-                sessions=sessions if sessions is not None else SessionCache(),
-            )
-            try:
-                async for page in GooglePlayConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as failure:
-                return pages, failure
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        GooglePlayConnector(),
+        fake.handle,
+        source=source,
+        secret=SECRET,
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=now - timedelta(hours=24),
+        sessions=sessions,
+    )
 
 
 def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
@@ -211,19 +194,8 @@ def caught_up(fake: FakePlay, *, now: datetime = NOW) -> dict[str, str]:
 
 @pytest.fixture
 def play_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.google_play")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.google_play") as records:
+        yield records
 
 
 # --- what becomes a message -------------------------------------------------------------------------------------
@@ -392,11 +364,9 @@ def test_malformed_reviews_are_logged_by_id_only_and_skipped(play_log: list[logg
     assert failure is None
     assert sorted(ids(pages, from_brand=False)) == [rid(1), rid(2), rid(3)]
     assert pages[0].skipped == 2
-    skipped = [record for record in play_log if "malformed" in record.getMessage()]
+    skipped = malformed(play_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {rid(7), rid(8)}
-    for record in play_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "dana@" not in dumped
+    assert_logged_by_id_only(play_log, "4242", "dana@")
 
 
 # --- errors, limits and auth ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ so the connector must not rely on one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -19,10 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.instagram import InstagramConnector
 from replywatch.connectors.meta import MAX_IDS
 from replywatch.models import Message, MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 from tests.unit.connectors.graph_fake import (
     BASE,
     LEAKY_TOKEN,
@@ -40,14 +40,7 @@ BRAND = {"id": IG_USER_ID, "username": "acme"}
 DANA = {"id": "17841401111111111", "username": "dana.smith"}
 SAM = {"id": "17841402222222222", "username": "sam.lee"}
 MEDIA = f"{IG_USER_ID}/media"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-instagram",
-    platform="instagram",
-    base_url=BASE,
-    token_secret="replywatch/acme-instagram",
-    options={"ig_user_id": IG_USER_ID},
-)
+SOURCE = acme_source("instagram", "instagram", BASE, ig_user_id=IG_USER_ID)
 SECRET_TEXT = "my card number ends 4242 and I live at 1 Elm Row"
 
 
@@ -154,27 +147,18 @@ def poll(
     now: datetime = NOW,
     backfill_from: datetime | None = NOW - timedelta(hours=24),
     source: Source = SOURCE,
+    secret: str = TOKEN,
 ) -> tuple[list[Page], ConnectorError | None]:
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=TOKEN,
-                client=client,
-                now=now,
-                cursor=dict(cursor or {}),
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-            )
-            try:
-                async for page in InstagramConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return pages, error
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        InstagramConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=dict(cursor or {}),
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+    )
 
 
 def messages(pages: list[Page]) -> list[Message]:
@@ -187,19 +171,8 @@ def ids(pages: list[Page]) -> list[str]:
 
 @pytest.fixture
 def instagram_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.instagram")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.instagram") as records:
+        yield records
 
 
 # --- documented answers become messages ------------------------------------------------------------
@@ -430,7 +403,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(instagram_log
     assert sorted(ids(pages)) == ["c_ok", "r_ok"]
     assert sum(page.skipped for page in pages) == 4
 
-    skipped = [record for record in instagram_log if "malformed" in record.getMessage()]
+    skipped = malformed(instagram_log)
     assert {record.getMessage() for record in skipped} == {"skipped malformed instagram item"}
     assert sorted(str(getattr(record, "item_id", "absent")) for record in skipped) == [
         "c_no_author",
@@ -438,9 +411,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(instagram_log
         "m_broken",
         "r_bad",
     ]
-    for record in instagram_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(instagram_log, "4242", "Elm Row")
 
 
 def test_a_comment_without_an_author_is_skipped_on_every_scan_not_only_the_first(
@@ -465,11 +436,9 @@ def test_a_comment_without_an_author_is_skipped_on_every_scan_not_only_the_first
     assert second[-1].cursor["comments"] > first[-1].cursor["comments"]  # the listing page was stored
     assert sum(page.skipped for page in second) == 1
 
-    skipped = [record for record in instagram_log if "malformed" in record.getMessage()]
+    skipped = malformed(instagram_log)
     assert [getattr(record, "item_id", None) for record in skipped] == ["c_no_author", "c_no_author"]
-    for record in instagram_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(instagram_log, "4242", "Elm Row")
 
 
 def test_a_busy_medium_keeps_the_cursor_small_and_reads_every_comment_at_least_once() -> None:

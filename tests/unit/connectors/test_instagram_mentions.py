@@ -15,6 +15,7 @@ import pytest
 from replywatch.connectors.base import AuthFailed, ConnectorError, RateLimited
 from replywatch.connectors.instagram import MENTION_FIELDS, MENTION_FIELDS_NARROW, GraphUnavailable, fetch_mention
 from replywatch.models import Message, MessageKind, Source
+from tests.support.connectors import acme_source
 from tests.unit.connectors.graph_fake import BASE, VERSION, fixture
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -23,14 +24,7 @@ MEDIA_ID = "17918195224117851"
 COMMENT_ID = "17894227972186120"
 REPLY_ID = "17894227972186121"
 TOKEN = "IGQVJfakeAccountToken"
-SOURCE = Source(
-    brand_id="acme",
-    source_id="acme-instagram",
-    platform="instagram",
-    base_url=BASE,
-    token_secret="replywatch/acme-instagram",
-    options={"ig_user_id": IG_USER_ID},
-)
+SOURCE = acme_source("instagram", "instagram", BASE, ig_user_id=IG_USER_ID)
 
 Answer = httpx.Response | Exception
 

@@ -9,7 +9,6 @@ reported the way Reddit does (decimal counts; the reset in seconds, not a time).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -25,9 +24,10 @@ import httpx
 import pytest
 
 from replywatch.connectors import REGISTRY
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.reddit import RedditConnector
-from replywatch.models import MessageKind, Source
+from replywatch.models import MessageKind
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reddit"
 NOW = datetime(2025, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -170,53 +170,26 @@ def poll(
     secret: str = SECRET,
     options: dict[str, str] | None = None,
 ) -> Poll:
-    source = Source(
-        brand_id="acme",
-        source_id="acme-reddit",
-        platform="reddit",
-        base_url=BASE,
-        token_secret="replywatch/acme-reddit",
-        options=OPTIONS if options is None else {**OPTIONS, **options},
+    source = acme_source("reddit", "reddit", BASE, **(OPTIONS if options is None else {**OPTIONS, **options}))
+
+    pages, error = collect(
+        RedditConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=dict(KNOWN) if cursor is None else cursor,
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+        sessions=sessions,
     )
-
-    async def run() -> Poll:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=secret,
-                client=client,
-                now=now,
-                cursor=dict(KNOWN) if cursor is None else cursor,
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-                sessions=sessions or SessionCache(),
-            )
-            try:
-                async for page in RedditConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return Poll(pages, error)
-        return Poll(pages, None)
-
-    return asyncio.run(run())
+    return Poll(pages, error)
 
 
 @pytest.fixture
 def reddit_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.reddit")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.reddit") as records:
+        yield records
 
 
 # --- registration, the account, the streams --------------------------------------------------------------------
@@ -533,11 +506,9 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(reddit_log: l
     assert result.error is None
     assert result.ids() == ["t1_ok1", "t1_ok2"]
     assert result.pages[0].skipped == 3
-    skipped = [record for record in reddit_log if "malformed" in record.getMessage()]
+    skipped = malformed(reddit_log)
     assert {getattr(record, "item_id", "absent") for record in skipped} == {"t1_bad1", "t1_bad2", None}
-    for record in reddit_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(reddit_log, "4242", "Elm Row")
 
     # re-read in the next scan (it is within the settle margin): counted once
     reddit_log.clear()
@@ -562,11 +533,9 @@ def test_an_item_that_makes_no_valid_message_is_skipped_by_id(reddit_log: list[l
     assert result.error is None
     assert result.ids() == ["t1_ok1", "t1_ok2"]
     assert result.pages[0].skipped == 1
-    (skipped,) = [record for record in reddit_log if "malformed" in record.getMessage()]
+    (skipped,) = malformed(reddit_log)
     assert getattr(skipped, "item_id", "absent") == ""
-    for record in reddit_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(reddit_log, "4242", "Elm Row")
     again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=10))
     assert again.error is None and again.ids() == []
 

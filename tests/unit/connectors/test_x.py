@@ -28,20 +28,18 @@ from replywatch.connectors.base import (
     ConnectorError,
     Meter,
     Page,
-    PollContext,
     RateLimited,
 )
 from replywatch.connectors.x import XConnector
 from replywatch.models import MessageKind, Source, SourceState
 from replywatch.polling import Poller
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "x"
 BRAND_ID = "3300000001"
 TOKEN = "t-acme"
-SOURCE = Source(
-    brand_id="acme", source_id="acme-x", platform="x", base_url="https://api.x.com", token_secret="replywatch/acme-x"
-)
+SOURCE = acme_source("x", "x", "https://api.x.com")
 MENTIONS_PATH = f"/2/users/{BRAND_ID}/mentions"
 TWEETS_PATH = f"/2/users/{BRAND_ID}/tweets"
 ME_PATH = "/2/users/me"
@@ -121,27 +119,17 @@ def poll(
 ) -> tuple[list[Page], ConnectorError | None]:
     """Every page the connector yields, and the connector error that ended the poll (if any)."""
 
-    async def run() -> tuple[list[Page], ConnectorError | None]:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(harness.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=secret,
-                client=client,
-                now=NOW,
-                cursor=cursor,
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-                meter=meter,
-            )
-            try:
-                async for page in XConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return pages, error
-        return pages, None
-
-    return asyncio.run(run())
+    return collect(
+        XConnector(),
+        harness.handle,
+        source=source,
+        secret=secret,
+        now=NOW,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+        meter=meter,
+    )
 
 
 def created(api: XApi, post_id: str) -> datetime:
@@ -156,19 +144,8 @@ def platform_ids(pages: list[Page]) -> list[str]:
 
 @pytest.fixture
 def x_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.x")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.x") as records:
+        yield records
 
 
 # --- paging and the cursor ----------------------------------------------------------------------------
@@ -421,16 +398,14 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(x_log: list[l
     assert platform_ids(pages[:1]) == ["1861000000000000300", "1861000000000000200", "1861000000000000100"]
     assert pages[0].skipped == 4
     assert pages[0].cursor["mentions"] == "1861000000000000300"
-    skipped = [record for record in x_log if "malformed" in record.getMessage()]
+    skipped = malformed(x_log)
     assert {getattr(record, "item_id", "absent") for record in skipped} == {
         "1861000000000000290",
         "1861000000000000250",
         None,
     }
     assert len(skipped) == 4
-    for record in x_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(x_log, "4242", "Elm Row")
 
 
 def test_problems_beside_the_data_do_not_stop_the_page(x_log: list[logging.LogRecord]) -> None:

@@ -9,7 +9,6 @@ and hands out page tokens that name the last thread served, as a continuation wo
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -31,12 +30,12 @@ from replywatch.connectors.base import (
     ConnectorError,
     Meter,
     Page,
-    PollContext,
     RateLimited,
     SessionCache,
 )
 from replywatch.connectors.youtube import YouTubeConnector
 from replywatch.models import MessageKind, Source
+from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "youtube"
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -248,56 +247,29 @@ def poll(
     options: dict[str, str] | None = None,
     meter: Meter | None = None,
 ) -> Poll:
-    source = Source(
-        brand_id="acme",
-        source_id="acme-youtube",
-        platform="youtube",
-        base_url=BASE,
-        token_secret="replywatch/acme-youtube",
-        options=OPTIONS if options is None else options,
-    )
+    source = acme_source("youtube", "youtube", BASE, **(OPTIONS if options is None else options))
     assert YouTubeConnector.budget is not None
     meter = meter or Meter.start(YouTubeConnector.budget, source, None, now)
 
-    async def run() -> Poll:
-        pages: list[Page] = []
-        async with httpx.AsyncClient(transport=httpx.MockTransport(fake.handle)) as client:
-            ctx = PollContext(
-                source=source,
-                secret=secret,
-                client=client,
-                now=now,
-                cursor=cursor if cursor is not None else {},
-                max_pages=max_pages,
-                backfill_from=backfill_from,
-                meter=meter,
-                sessions=sessions or SessionCache(),
-            )
-            try:
-                async for page in YouTubeConnector().pages(ctx):
-                    pages.append(page)
-            except ConnectorError as error:
-                return Poll(pages, error, meter)
-        return Poll(pages, None, meter)
-
-    return asyncio.run(run())
+    pages, error = collect(
+        YouTubeConnector(),
+        fake.handle,
+        source=source,
+        secret=secret,
+        now=now,
+        cursor=cursor,
+        max_pages=max_pages,
+        backfill_from=backfill_from,
+        meter=meter,
+        sessions=sessions,
+    )
+    return Poll(pages, error, meter)
 
 
 @pytest.fixture
 def youtube_log() -> Iterator[list[logging.LogRecord]]:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("replywatch.connectors.youtube")
-    handler, level = Keep(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    with captured_logs("replywatch.connectors.youtube") as records:
+        yield records
 
 
 # --- registration and settings ----------------------------------------------------------------------------------
@@ -710,18 +682,16 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(youtube_log: 
     assert result.ids == ["UgtFIRST", "UgtOK", "UgtOK.fine"]
     assert result.pages[0].skipped == 3
 
-    skipped = [record for record in youtube_log if "malformed" in record.getMessage()]
+    skipped = malformed(youtube_log)
     assert {getattr(record, "item_id", "absent") for record in skipped} == {"UgtBAD", "UgtOK.bad", None}
-    for record in youtube_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(youtube_log, "4242", "Elm Row")
 
     # the next scan reads those threads again, but a skipped comment is reported once
     youtube_log.clear()
     again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=10))
     assert again.ids == []
     assert sum(page.skipped for page in again.pages) == 0
-    assert [record for record in youtube_log if "malformed" in record.getMessage()] == []
+    assert malformed(youtube_log) == []
 
 
 def test_a_comment_that_makes_no_valid_message_is_skipped_by_id(youtube_log: list[logging.LogRecord]) -> None:
@@ -744,11 +714,9 @@ def test_a_comment_that_makes_no_valid_message_is_skipped_by_id(youtube_log: lis
     assert result.error is None
     assert result.ids == ["UgtFIRST", "UgtOK", "UgtOK.fine", "UgtBIG", *[f"UgtBIG.r{n}" for n in range(1, 7)]]
     assert result.pages[0].skipped == 3
-    skipped = [record for record in youtube_log if "malformed" in record.getMessage()]
+    skipped = malformed(youtube_log)
     assert [getattr(record, "item_id", "absent") for record in skipped] == ["", "", ""]
-    for record in youtube_log:
-        dumped = repr(record.__dict__) + record.getMessage()
-        assert "4242" not in dumped and "Elm Row" not in dumped
+    assert_logged_by_id_only(youtube_log, "4242", "Elm Row")
 
 
 def test_a_page_token_refused_twice_in_one_poll_is_a_connector_error() -> None:

@@ -12,9 +12,11 @@ from datetime import datetime
 import httpx
 
 from replywatch.connectors.base import Connector, ConnectorError, Meter, Page, PollContext, SessionCache
-from replywatch.models import Source
+from replywatch.models import Message, Source
 
 Handler = Callable[[httpx.Request], httpx.Response]
+# What a fake serves before answering for itself: a response, a handler, or None (let the fake answer this one).
+Scripted = httpx.Response | Handler | None
 
 
 def acme_source(platform: str, name: str, base_url: str, *, token_secret: str | None = None, **options: str) -> Source:
@@ -68,6 +70,27 @@ def collect(
         return pages, None
 
     return asyncio.run(run())
+
+
+def scripted_answer(queue: list[Scripted] | None, request: httpx.Request) -> httpx.Response | None:
+    """The next scripted answer to ``request``, taken off ``queue``; None when there is none or it is None."""
+    if not queue:
+        return None
+    answer = queue.pop(0)
+    if answer is None or isinstance(answer, httpx.Response):
+        return answer
+    return answer(request)
+
+
+def messages(pages: list[Page]) -> list[Message]:
+    return [message for page in pages for message in page.messages]
+
+
+def platform_ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
+    """The platform ids of the pages' messages in order: all, or only the brand's (or only the others')."""
+    return [
+        message.platform_id for message in messages(pages) if from_brand is None or message.from_brand is from_brand
+    ]
 
 
 @contextmanager

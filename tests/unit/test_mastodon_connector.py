@@ -9,7 +9,7 @@ the connector's own filtering is what is tested.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +21,16 @@ import pytest
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.mastodon import MastodonConnector
 from replywatch.models import MessageKind
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
 BASE = "https://social.example"
@@ -120,9 +129,6 @@ def mentions(first: int, count: int) -> list[dict[str, Any]]:
 # --- the fake server -------------------------------------------------------------------------------
 
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
-
 @dataclass
 class FakeMastodon:
     notifications: list[Any] = field(default_factory=list)
@@ -134,13 +140,9 @@ class FakeMastodon:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        queue = self.scripted.get(request.url.path)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(request.url.path), request)
+        if answer is not None:
+            return answer
         if request.headers.get("Authorization") != "Bearer t":
             return httpx.Response(401, json={"error": "The access token is invalid"})
         if request.url.path == VERIFY_PATH:
@@ -187,10 +189,6 @@ def poll(
         max_pages=max_pages,
         backfill_from=backfill_from,
     )
-
-
-def platform_ids(pages: list[Page]) -> list[str]:
-    return [message.platform_id for page in pages for message in page.messages]
 
 
 @pytest.fixture

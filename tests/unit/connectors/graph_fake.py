@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +21,13 @@ from urllib.parse import urlencode
 
 import httpx
 
+from tests.support.connectors import Scripted, scripted_answer
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 VERSION = "v21.0"
 BASE = f"https://graph.facebook.com/{VERSION}"
 TOKEN = "t"
 LEAKY_TOKEN = "EAAGfakePageTokenInNextUrls"  # what Graph puts in paging.next: must never reach a cursor
-
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
 
 
 def fixture(platform: str, name: str) -> Any:
@@ -91,13 +91,9 @@ class FakeGraph:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path.removeprefix(f"/{VERSION}/")
-        queue = self.scripted.get(path)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(path), request)
+        if answer is not None:
+            return answer
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
         body = self.route(path, request)

@@ -12,7 +12,7 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,16 @@ from replywatch.connectors import es256
 from replywatch.connectors.app_store import AppStoreConnector
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.models import MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "app_store" / "customer_reviews.json").read_text())
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -104,8 +113,6 @@ def review_id(number: int) -> str:
 
 # --- the fake server ----------------------------------------------------------------------------------
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
 
 @dataclass
 class FakeAppStore:
@@ -121,12 +128,9 @@ class FakeAppStore:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if self.scripted:
-            answer = self.scripted.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted, request)
+        if answer is not None:
+            return answer
         if not self.authorized(request):
             return httpx.Response(401, json=error(401, "NOT_AUTHORIZED", "Authentication credentials are missing"))
         if request.url.path != PATH:
@@ -239,15 +243,6 @@ def poll(
     )
 
 
-def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
-    return [
-        message.platform_id
-        for page in pages
-        for message in page.messages
-        if from_brand is None or message.from_brand is from_brand
-    ]
-
-
 def caught_up(fake: FakeAppStore) -> dict[str, str]:
     """The cursor after a first poll of ``fake``'s current reviews."""
     pages, failure = poll(fake, cursor={})
@@ -275,7 +270,7 @@ def test_requests_go_to_the_sources_base_url_with_apples_parameters_and_a_valid_
         assert request.url.params["sort"] == "-createdDate"
         assert request.url.params["limit"] == "200"
         assert request.url.params["include"] == "response"
-    assert len(ids(pages, from_brand=False)) == 30
+    assert len(platform_ids(pages, from_brand=False)) == 30
 
 
 def test_the_fixture_page_parses_into_reviews_and_the_published_response() -> None:
@@ -316,7 +311,7 @@ def test_pages_across_several_pages_without_duplicates_or_gaps() -> None:
     assert len(walked) == 4  # 20 + 20 + 20 + 5, stopping at the first review already read
     assert walked[0].url.params.get("cursor") is None
     assert base64.b64decode(walked[1].url.params["cursor"]).startswith(b"20:")
-    got = ids(pages, from_brand=False)
+    got = platform_ids(pages, from_brand=False)
     assert sorted(got) == sorted(review_id(n) for n in range(100, 165))
     assert len(got) == len(set(got))
     assert pages[-1].cursor["reviews"] == ago(0.5).isoformat()
@@ -333,13 +328,13 @@ def test_the_page_bound_stops_the_walk_and_the_next_poll_resumes_it_then_reads_w
     middle = first[-1].cursor
     assert middle["reviews"] == high_water  # the mark moves only when the walk reaches it
     assert middle["reviews_token"] and middle["reviews_top"] == ago(1).isoformat()
-    assert len(ids(first, from_brand=False)) == 40
+    assert len(platform_ids(first, from_brand=False)) == 40
 
     fake.items += reviews(500, 7, newest=0.2, step=0.01)  # new meanwhile: they push the list down
     fake.requests.clear()
     later, failure = poll(fake, cursor=middle, max_pages=10)
     assert failure is None
-    got = ids(first, from_brand=False) + ids(later, from_brand=False)
+    got = platform_ids(first, from_brand=False) + platform_ids(later, from_brand=False)
     expected = {review_id(n) for n in [*range(100, 200), *range(500, 507)]}
     assert set(got) == expected, "nothing lost"
     # the resumed walk may see a review twice where new ones shifted its page; storing is idempotent
@@ -356,7 +351,9 @@ def test_a_refused_saved_cursor_restarts_the_walk_from_the_top_without_losing_an
     fake.stale.add(first[-1].cursor["reviews_token"])
     later, failure = poll(fake, cursor=first[-1].cursor)
     assert failure is None
-    assert set(ids(first, from_brand=False) + ids(later, from_brand=False)) == {review_id(n) for n in range(100, 160)}
+    assert set(platform_ids(first, from_brand=False) + platform_ids(later, from_brand=False)) == {
+        review_id(n) for n in range(100, 160)
+    }
     assert "reviews_token" not in later[-1].cursor
 
 
@@ -364,12 +361,12 @@ def test_an_empty_app_keeps_a_cursor_and_reads_new_reviews_next_time() -> None:
     fake = FakeAppStore()
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert ids(pages) == []
+    assert platform_ids(pages) == []
     cursor = pages[-1].cursor
     assert cursor["reviews"] == WINDOW.isoformat()
     fake.items = reviews(1, 2)
     later, _ = poll(fake, cursor=cursor)
-    assert sorted(ids(later, from_brand=False)) == [review_id(1), review_id(2)]
+    assert sorted(platform_ids(later, from_brand=False)) == [review_id(1), review_id(2)]
 
 
 def test_reviews_at_the_same_second_as_the_mark_are_not_lost_or_repeated() -> None:
@@ -378,9 +375,9 @@ def test_reviews_at_the_same_second_as_the_mark_are_not_lost_or_repeated() -> No
     cursor = caught_up(fake)
     fake.items.append(review(3, created=moment))  # listed later, with the same createdDate
     later, _ = poll(fake, cursor=cursor)
-    assert ids(later, from_brand=False) == [review_id(3)]
+    assert platform_ids(later, from_brand=False) == [review_id(3)]
     again, _ = poll(fake, cursor=later[-1].cursor)
-    assert ids(again) == []
+    assert platform_ids(again) == []
 
 
 # --- the first poll ---------------------------------------------------------------------------------
@@ -390,7 +387,7 @@ def test_a_new_source_reads_back_only_through_its_backfill_window() -> None:
     fake = FakeAppStore(items=reviews(1, 60, newest=0.5, step=1))  # one an hour for 60 hours
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    got = ids(pages, from_brand=False)
+    got = platform_ids(pages, from_brand=False)
     inside = {review_id(n) for n in range(1, 61) if ago(0.5 + (60 - n)) >= WINDOW}
     assert set(got) == inside and len(got) == 24
     assert len(fake.listing_requests(answered=False)) == 2  # stops on the page that crosses the window
@@ -426,7 +423,7 @@ def test_a_response_to_an_old_review_is_found_by_the_sweep() -> None:
     assert failure is None
     (reply,) = [message for page in pages for message in page.messages if message.from_brand]
     assert reply.platform_id == f"{review_id(1)}#reply" and reply.parent_id == review_id(1)
-    assert ids(pages, from_brand=False) == []  # nothing new to walk
+    assert platform_ids(pages, from_brand=False) == []  # nothing new to walk
     sweep_requests = fake.listing_requests(answered=True)
     assert len(sweep_requests) == 1
 
@@ -440,16 +437,16 @@ def test_a_sweep_resends_a_day_of_replies_before_its_floor_and_nothing_older() -
     # within a day of the floor a reply is sent again, in case it was published late (idempotent)
     soon, failure = poll(fake, cursor=cursor, now=NOW + timedelta(hours=6))
     assert failure is None
-    assert ids(soon, from_brand=True) == [f"{review_id(1)}#reply"]
+    assert platform_ids(soon, from_brand=True) == [f"{review_id(1)}#reply"]
     day_later = NOW + timedelta(hours=30)
     quiet, _ = poll(fake, cursor=soon[-1].cursor, now=day_later)
-    assert ids(quiet, from_brand=True) == []
+    assert platform_ids(quiet, from_brand=True) == []
     # the brand answers the second review, which stays where it was in the list
     fake.items[1] = review(2, created=ago(10), response="new", responded=day_later + timedelta(minutes=1))
     later, failure = poll(fake, cursor=quiet[-1].cursor, now=day_later + timedelta(minutes=10))
     assert failure is None
-    assert ids(later, from_brand=False) == []
-    assert ids(later, from_brand=True) == [f"{review_id(2)}#reply"]
+    assert platform_ids(later, from_brand=False) == []
+    assert platform_ids(later, from_brand=True) == [f"{review_id(2)}#reply"]
 
 
 def test_a_response_seen_pending_is_sent_when_published_however_late() -> None:
@@ -457,16 +454,16 @@ def test_a_response_seen_pending_is_sent_when_published_however_late() -> None:
         items=[review(1, created=ago(10), response="Sorry!", responded=ago(3), state="PENDING_PUBLISH")]
     )
     cursor = caught_up(fake)
-    assert ids(poll(fake, cursor={})[0], from_brand=True) == []  # not an answer yet
+    assert platform_ids(poll(fake, cursor={})[0], from_brand=True) == []  # not an answer yet
     for day in (1, 2):  # sweeps go by while it waits; their floors pass its date
         pages, failure = poll(fake, cursor=cursor, now=NOW + timedelta(days=day))
-        assert failure is None and ids(pages) == []
+        assert failure is None and platform_ids(pages) == []
         cursor = pages[-1].cursor
     assert review_id(1) in cursor["pending_replies"]
     # published days later, keeping the date it was written
     fake.items[0]["response"]["attributes"]["state"] = "PUBLISHED"
     pages, _ = poll(fake, cursor=cursor, now=NOW + timedelta(days=3))
-    assert ids(pages, from_brand=True) == [f"{review_id(1)}#reply"]
+    assert platform_ids(pages, from_brand=True) == [f"{review_id(1)}#reply"]
     assert "pending_replies" not in pages[-1].cursor
 
 
@@ -490,7 +487,7 @@ def test_the_sweep_is_bounded_by_pages_resumes_and_stops_at_the_reply_window() -
     assert first[-1].cursor["responses_token"]
     fake.requests.clear()
     later, _ = poll(fake, cursor=first[-1].cursor, max_pages=2, source=source)
-    got = ids(first, from_brand=True) + ids(later, from_brand=True)
+    got = platform_ids(first, from_brand=True) + platform_ids(later, from_brand=True)
     within_a_day = {f"{review_id(n)}#reply" for n in range(1, 70) if ago(1 + n * 0.5) >= ago(24)}
     assert set(got) == within_a_day and len(got) == len(within_a_day)
     assert "responses_token" not in later[-1].cursor
@@ -509,7 +506,7 @@ def test_a_malformed_review_is_logged_by_id_only_and_skipped(store_log: list[log
     fake = FakeAppStore(items=[*good, broken, out_of_range])
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert sorted(ids(pages, from_brand=False)) == [review_id(n) for n in (1, 2, 3)]
+    assert sorted(platform_ids(pages, from_brand=False)) == [review_id(n) for n in (1, 2, 3)]
     assert pages[0].skipped == 2
     skipped = malformed(store_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {review_id(8), review_id(9)}
@@ -529,7 +526,7 @@ def test_429_raises_rate_limited_at_retry_after_keeping_pages_already_read() -> 
     pages, failure = poll(fake, cursor={})
     assert isinstance(failure, RateLimited)
     assert failure.retry_at == NOW + timedelta(seconds=120)
-    assert len(pages) == 1 and len(ids(pages)) == 20
+    assert len(pages) == 1 and len(platform_ids(pages)) == 20
     assert pages[0].cursor["reviews_token"]
 
 
@@ -607,19 +604,19 @@ def test_a_malformed_response_costs_only_the_response_and_is_sent_once_it_reads_
     fake = FakeAppStore(items=[broken, fine])
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert sorted(ids(pages, from_brand=False)) == [review_id(1), review_id(2)]  # the review is kept
-    assert ids(pages, from_brand=True) == [f"{review_id(2)}#reply"]
+    assert sorted(platform_ids(pages, from_brand=False)) == [review_id(1), review_id(2)]  # the review is kept
+    assert platform_ids(pages, from_brand=True) == [f"{review_id(2)}#reply"]
     skipped = malformed(store_log)
     assert skipped and {getattr(record, "item_id", None) for record in skipped} == {f"{review_id(1)}-r"}
     assert all(getattr(record, "source_id", None) == "acme-ios" for record in skipped)
     assert_logged_by_id_only(store_log, "4242", "Elm Row")
     # sweeps go by while it stays broken, their floors passing its date; then Apple serves it whole
     later, failure = poll(fake, cursor=pages[-1].cursor, now=NOW + timedelta(days=2))
-    assert failure is None and f"{review_id(1)}#reply" not in ids(later, from_brand=True)
+    assert failure is None and f"{review_id(1)}#reply" not in platform_ids(later, from_brand=True)
     fake.items[0]["response"]["attributes"]["lastModifiedDate"] = ago(2).isoformat()
     fixed, failure = poll(fake, cursor=later[-1].cursor, now=NOW + timedelta(days=3))
     assert failure is None
-    assert ids(fixed, from_brand=True) == [f"{review_id(1)}#reply"]
+    assert platform_ids(fixed, from_brand=True) == [f"{review_id(1)}#reply"]
 
 
 SPENT = {"X-Rate-Limit": "user-hour-lim:3500;user-hour-rem:0;"}
@@ -631,7 +628,7 @@ def test_a_spent_hourly_allowance_without_a_retry_time_waits_the_rolling_hour() 
     pages, failure = poll(fake, cursor={})
     assert isinstance(failure, RateLimited)
     assert failure.retry_at == NOW + timedelta(hours=1)  # not a minute: the allowance is counted per hour
-    assert len(pages) == 1 and len(ids(pages)) == 20
+    assert len(pages) == 1 and len(platform_ids(pages)) == 20
 
 
 def test_a_spent_hourly_allowance_waits_until_the_time_apple_names() -> None:

@@ -15,7 +15,7 @@ import copy
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,16 @@ from replywatch.connectors import REGISTRY, connector_for
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.bluesky import LOOKBACK, PAGE_LIMIT, BlueskyConnector, jwt_expiry
 from replywatch.models import MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 from tests.support.lexicon import BLUESKY_LEXICONS, Lexicons
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -158,9 +167,6 @@ def parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
-
 @dataclass
 class FakeBluesky:
     notifications: list[Any] = field(default_factory=list)
@@ -179,13 +185,9 @@ class FakeBluesky:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         nsid = request.url.path.removeprefix("/xrpc/")
-        queue = self.scripted.get(nsid)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(nsid), request)
+        if answer is not None:
+            return answer
         if nsid == CREATE:
             return self.create(request)
         kind = "refresh" if nsid == REFRESH else "access"
@@ -295,10 +297,6 @@ def poll(
         backfill_from=backfill_from or now - timedelta(hours=24),
         sessions=sessions,
     )
-
-
-def uris(pages: list[Page]) -> list[str]:
-    return [message.platform_id for page in pages for message in page.messages]
 
 
 def inbound(pages: list[Page]) -> list[str]:
@@ -522,7 +520,7 @@ def test_a_quiet_poll_costs_one_request_per_stream_and_keeps_the_cursor() -> Non
     later, error = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=5))
     assert error is None
     assert len(fake.to(LIST)) == 1 and len(fake.to(FEED)) == 1
-    assert uris(later) == []
+    assert platform_ids(later) == []
     assert later[-1].cursor == first[-1].cursor
 
 
@@ -871,7 +869,7 @@ def test_the_brands_replies_are_paged_and_read_once_across_polls() -> None:
     assert error is None
     fake.feed.append(feed_post(2000, NOW + timedelta(minutes=1), parent=parents[0]))
     second, _ = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=2))
-    got = uris(first) + uris(second)
+    got = platform_ids(first) + platform_ids(second)
     assert len(got) == len(set(got)) == 151
     # 210 items: three pages and the end of the history, then one page reaching the floor
     assert len(fake.to(FEED)) == 4 + 1

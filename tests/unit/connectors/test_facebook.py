@@ -21,8 +21,16 @@ import pytest
 
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.facebook import FacebookConnector
-from replywatch.models import Message, MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from replywatch.models import MessageKind, Source
+from tests.support.connectors import (
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    messages,
+    platform_ids,
+)
 from tests.unit.connectors.graph_fake import (
     BASE,
     LEAKY_TOKEN,
@@ -194,14 +202,6 @@ def poll(
     )
 
 
-def messages(pages: list[Page]) -> list[Message]:
-    return [message for page in pages for message in page.messages]
-
-
-def ids(pages: list[Page]) -> list[str]:
-    return [message.platform_id for message in messages(pages)]
-
-
 @pytest.fixture
 def facebook_log() -> Iterator[list[logging.LogRecord]]:
     with captured_logs("replywatch.connectors.facebook", "replywatch.connectors.meta") as records:
@@ -325,7 +325,7 @@ def test_every_comment_and_message_is_read_once_across_feed_pages_comment_pages_
     fake = busy_page()
     pages, error = poll(fake)
     assert error is None
-    got = ids(pages)
+    got = platform_ids(pages)
     assert len(got) == len(set(got)), "no message twice"
     assert set(got) == everything(fake), "no message missed"
 
@@ -353,7 +353,7 @@ def test_the_page_bound_holds_per_stream_and_the_next_poll_resumes_where_it_stop
     second, error = poll(fake, cursor=cursor, max_pages=2)
     assert error is None
     assert [request.url.params.get("__paging_token") is not None for request in fake.requests_to(FEED)] == [True, True]
-    got = ids(first) + ids(second)
+    got = platform_ids(first) + platform_ids(second)
     assert len(got) == len(set(got)) and set(got) == everything(fake)
     assert "comments_scan" not in second[-1].cursor
 
@@ -381,10 +381,10 @@ def test_a_later_poll_reads_what_is_new_and_nothing_twice() -> None:
 def test_comments_at_the_mark_are_not_read_again() -> None:
     fake = FakePage(posts=[post("2000", ago(60), comments=[comment("c_1", ago(2)), comment("c_2", ago(1))])])
     first, _ = poll(fake)
-    assert sorted(ids(first)) == ["c_1", "c_2"]
+    assert sorted(platform_ids(first)) == ["c_1", "c_2"]
     assert set(first[-1].cursor["comments_ids"].split()) == {"c_1", "c_2"}
     again, _ = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=1))
-    assert ids(again) == []
+    assert platform_ids(again) == []
     # Still remembered: they remain within the next mark's reach.
     assert set(again[-1].cursor["comments_ids"].split()) == {"c_1", "c_2"}
 
@@ -396,7 +396,7 @@ def test_a_conversation_quiet_since_the_mark_ends_the_listing() -> None:
     )
     pages, error = poll(fake)
     assert error is None
-    assert ids(pages) == ["m_new"]
+    assert platform_ids(pages) == ["m_new"]
     assert len(fake.requests_to(CONVERSATIONS)) == 1  # the rest have been quiet for days
 
 
@@ -419,7 +419,7 @@ def test_the_first_poll_reads_back_only_to_the_backfill_window_and_posts_of_the_
     )
     pages, error = poll(fake, backfill_from=NOW - timedelta(hours=24))
     assert error is None
-    assert sorted(ids(pages)) == ["m_recent", "recent"]
+    assert sorted(platform_ids(pages)) == ["m_recent", "recent"]
     assert fake.requests_to(FEED)[0].url.params["since"] == str(int((NOW - timedelta(days=14)).timestamp()))
     # the recent message still names the older one it follows
     (recent_dm,) = [message for message in messages(pages) if message.platform_id == "m_recent"]
@@ -428,7 +428,7 @@ def test_the_first_poll_reads_back_only_to_the_backfill_window_and_posts_of_the_
     wider = Source.model_validate(SOURCE.model_dump() | {"options": {"page_id": PAGE_ID, "post_window_days": "30"}})
     fake.requests.clear()
     pages, _ = poll(fake, source=wider)
-    assert "on_an_old_post" in ids(pages)
+    assert "on_an_old_post" in platform_ids(pages)
 
 
 def test_a_source_without_page_id_is_a_connector_error_naming_the_option() -> None:
@@ -549,7 +549,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(facebook_log:
     )
     pages, error = poll(fake)
     assert error is None
-    assert sorted(ids(pages)) == ["c_good", "m_ok"]
+    assert sorted(platform_ids(pages)) == ["c_good", "m_ok"]
     assert sum(page.skipped for page in pages) == 5
 
     skipped = malformed(facebook_log)
@@ -570,7 +570,7 @@ def test_one_request_a_poll_still_reads_everything_once_jobs_included() -> None:
     for _ in range(20):
         pages, error = poll(fake, cursor=cursor, max_pages=1)
         assert error is None
-        got += ids(pages)
+        got += platform_ids(pages)
         cursor = pages[-1].cursor
         if "comments_scan" not in cursor and "messages_scan" not in cursor:
             break

@@ -12,7 +12,7 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,16 @@ import pytest
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.google_business import GoogleBusinessConnector
 from replywatch.models import MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "google_business" / "reviews.json").read_text())
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -96,8 +105,6 @@ def google_error(code: int, status: str, message: str, **extra: Any) -> dict[str
 
 # --- the fake -------------------------------------------------------------------------------------------
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
 
 @dataclass
 class FakeBusinessProfile:
@@ -115,12 +122,9 @@ class FakeBusinessProfile:
         self.requests.append(request)
         if str(request.url) == TOKEN_URL:
             return self.token(request)
-        if self.scripted:
-            answer = self.scripted.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted, request)
+        if answer is not None:
+            return answer
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if bearer not in self.valid_tokens:
             return httpx.Response(
@@ -181,15 +185,6 @@ def poll(
     )
 
 
-def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
-    return [
-        message.platform_id
-        for page in pages
-        for message in page.messages
-        if from_brand is None or message.from_brand is from_brand
-    ]
-
-
 def caught_up(fake: FakeBusinessProfile) -> dict[str, str]:
     pages, failure = poll(fake, cursor={})
     assert failure is None
@@ -244,7 +239,7 @@ def test_requests_carry_the_documented_parameters_and_the_access_token() -> None
     assert "pageToken" not in requests[0].url.params and requests[1].url.params["pageToken"]
     assert "pageToken" not in requests[3].url.params and requests[4].url.params["pageToken"]
     assert fake.refreshes == 1  # one refresh for the whole poll
-    assert len(ids(pages)) == 120
+    assert len(platform_ids(pages)) == 120
 
 
 # --- paging -------------------------------------------------------------------------------------------------
@@ -257,7 +252,7 @@ def test_pages_across_several_pages_without_duplicates_or_gaps() -> None:
     pages, failure = poll(fake, cursor=cursor)
     assert failure is None
     assert len(fake.api_requests()) == 5 + 5  # the walk, then the reply sweep over the same 45 reviews
-    got = ids(pages)
+    got = platform_ids(pages)
     assert sorted(got) == [rid(n) for n in range(100, 145)]
     assert pages[-1].cursor["reviews"] == ago(0.5).isoformat()
     assert "reviews_token" not in pages[-1].cursor
@@ -269,7 +264,7 @@ def test_the_page_bound_stops_a_walk_that_the_next_poll_finishes() -> None:
     fake.items += reviews(100, 50, newest=1, step=0.01)
     first, failure = poll(fake, cursor=cursor, max_pages=3)
     assert failure is None
-    assert len(fake.api_requests()) == 3 + 3 and len(ids(first)) == 30  # each stream within its bound
+    assert len(fake.api_requests()) == 3 + 3 and len(platform_ids(first)) == 30  # each stream within its bound
     assert first[-1].cursor["reviews"] == cursor["reviews"]  # the mark waits for the walk to reach it
     fake.items += reviews(500, 4, newest=0.2, step=0.01)
     later, failure = poll(fake, cursor=first[-1].cursor, max_pages=4)
@@ -278,7 +273,7 @@ def test_the_page_bound_stops_a_walk_that_the_next_poll_finishes() -> None:
     # the sweep's pass (six pages then: 50 new reviews and those before them) ends in three more
     assert len(fake.api_requests()) == (3 + 3) + (4 + 3)
     assert "replies_token" not in later[-1].cursor
-    got = ids(first) + ids(later)
+    got = platform_ids(first) + platform_ids(later)
     assert set(got) == {rid(n) for n in [*range(100, 150), *range(500, 504)]}
     assert later[-1].cursor["reviews"] == ago(0.2).isoformat()
     assert "reviews_token" not in later[-1].cursor
@@ -292,15 +287,15 @@ def test_a_refused_page_token_restarts_the_walk() -> None:
     fake.stale.add(first[-1].cursor["reviews_token"])
     later, failure = poll(fake, cursor=first[-1].cursor)
     assert failure is None
-    assert set(ids(first) + ids(later)) == {rid(n) for n in range(100, 130)}
+    assert set(platform_ids(first) + platform_ids(later)) == {rid(n) for n in range(100, 130)}
 
 
 def test_a_new_source_reads_back_only_through_its_backfill_window() -> None:
     fake = FakeBusinessProfile(items=reviews(1, 60, newest=0.5, step=1), page_size=10)
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert set(ids(pages)) == {rid(n) for n in range(1, 61) if ago(0.5 + 60 - n) >= WINDOW}
-    assert len(ids(pages)) == 24
+    assert set(platform_ids(pages)) == {rid(n) for n in range(1, 61) if ago(0.5 + 60 - n) >= WINDOW}
+    assert len(platform_ids(pages)) == 24
     assert len(fake.api_requests()) == 3 + 3  # the third page crosses the window's start, for each stream
     assert pages[-1].cursor["since"] == WINDOW.isoformat()
 
@@ -317,7 +312,7 @@ def test_a_reply_to_a_review_read_earlier_brings_it_back_to_the_top_and_is_found
     (reply,) = [message for page in pages for message in page.messages if message.from_brand]
     assert reply.platform_id == f"{rid(1)}#reply" and reply.parent_id == rid(1)
     assert reply.created_at == ago(0.1)
-    assert ids(pages, from_brand=False) == [rid(1)]  # read again with it: the same review, stored once
+    assert platform_ids(pages, from_brand=False) == [rid(1)]  # read again with it: the same review, stored once
     assert len(fake.api_requests()) == 1 + 1  # the walk sent the reply: the sweep does not send it again
 
 
@@ -327,7 +322,7 @@ def test_reviews_from_before_the_source_was_connected_stay_out_even_when_answere
     fake.items[0] = review(1, created=ago(100), reply="Thanks!", replied=ago(0.1))
     pages, failure = poll(fake, cursor=cursor)
     assert failure is None
-    assert ids(pages) == []
+    assert platform_ids(pages) == []
     assert pages[-1].cursor["reviews"] == ago(0.1).isoformat()
 
 
@@ -356,7 +351,7 @@ def test_malformed_reviews_are_logged_by_id_only_and_skipped(gbp_log: list[loggi
     fake = FakeBusinessProfile(items=[*reviews(1, 3, newest=1), no_time, bad_reviewer])
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert sorted(ids(pages)) == [rid(1), rid(2), rid(3)]
+    assert sorted(platform_ids(pages)) == [rid(1), rid(2), rid(3)]
     assert pages[0].skipped == 2
     skipped = malformed(gbp_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {rid(7), rid(8)}
@@ -382,7 +377,7 @@ def test_429_raises_rate_limited_at_retry_after() -> None:
     pages, failure = poll(fake, cursor={})
     assert isinstance(failure, RateLimited)
     assert failure.retry_at == NOW + timedelta(seconds=45)
-    assert len(pages) == 1 and len(ids(pages)) == 10
+    assert len(pages) == 1 and len(platform_ids(pages)) == 10
 
 
 def test_403_resource_exhausted_is_rate_limited_at_googles_retry_delay() -> None:
@@ -429,7 +424,7 @@ def test_an_expired_access_token_is_refreshed_once_then_the_poll_goes_on() -> No
     fake.items += reviews(10, 2, newest=0.1)
     pages, failure = poll(fake, cursor=caught, sessions=sessions)
     assert failure is None
-    assert sorted(ids(pages)) == [rid(10), rid(11)]
+    assert sorted(platform_ids(pages)) == [rid(10), rid(11)]
     assert fake.refreshes == 2
 
 
@@ -484,7 +479,7 @@ def test_a_reply_that_leaves_its_reviews_update_time_is_found_by_the_sweep() -> 
     (reply,) = [message for page in pages for message in page.messages if message.from_brand]
     assert reply.platform_id == f"{rid(1)}#reply" and reply.parent_id == rid(1)
     assert reply.created_at == ago(0.1) and reply.text == "We have called you."
-    assert ids(pages, from_brand=False) == []
+    assert platform_ids(pages, from_brand=False) == []
     assert len(fake.api_requests()) == 2  # the walk's one page, the sweep's one page
 
 
@@ -503,7 +498,7 @@ def test_the_reply_sweep_spreads_a_pass_over_polls_and_sends_replies_updated_sin
     }
     source = SOURCE.model_copy(update={"options": {**SOURCE.options, "reply_window_days": "3"}})
     first, failure = poll(fake, cursor=cursor, max_pages=2, source=source)
-    assert failure is None and ids(first) == []
+    assert failure is None and platform_ids(first) == []
     assert len(fake.api_requests()) == 1 + 2  # the walk finds nothing new; the sweep reads its two pages
     assert first[-1].cursor["replies_token"] and first[-1].cursor["replies_started"] == NOW.isoformat()
     # the owner answers a review the sweep has passed, one it has not reached, and one outside the window
@@ -513,11 +508,13 @@ def test_the_reply_sweep_spreads_a_pass_over_polls_and_sends_replies_updated_sin
     fake.requests.clear()
     second, failure = poll(fake, cursor=first[-1].cursor, max_pages=2, now=NOW + timedelta(minutes=10), source=source)
     assert failure is None
-    assert ids(second) == [f"{rid(15)}#reply"]  # the pass goes on where it stopped and ends at the window (3 days)
+    assert platform_ids(second) == [
+        f"{rid(15)}#reply"
+    ]  # the pass goes on where it stopped and ends at the window (3 days)
     assert len(fake.api_requests()) == 1 + 2
     assert "replies_token" not in second[-1].cursor and second[-1].cursor["replies_floor"] == NOW.isoformat()
     third, failure = poll(fake, cursor=second[-1].cursor, max_pages=2, now=NOW + timedelta(minutes=20), source=source)
     assert failure is None
-    assert ids(third) == [f"{rid(3)}#reply"]  # the next pass finds the one behind the last; not the old answer
+    assert platform_ids(third) == [f"{rid(3)}#reply"]  # the next pass finds the one behind the last; not the old answer
     (reply,) = [message for page in third for message in page.messages]
     assert reply.parent_id == rid(3) and reply.from_brand and reply.created_at == answered_at

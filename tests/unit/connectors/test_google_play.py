@@ -13,7 +13,7 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,16 @@ import pytest
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.google_play import GooglePlayConnector
 from replywatch.models import MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 
 FIXTURE = json.loads((Path(__file__).parents[2] / "fixtures" / "google_play" / "reviews.json").read_text())
 NOW = datetime(2026, 11, 29, 13, 0, 0, tzinfo=UTC)
@@ -91,8 +100,6 @@ def google_error(code: int, status: str, message: str, **extra: Any) -> dict[str
 
 # --- the fake -------------------------------------------------------------------------------------------------
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
 
 @dataclass
 class FakePlay:
@@ -117,12 +124,9 @@ class FakePlay:
             access = f"ya29.play{self.refreshes}"
             self.valid_tokens.add(access)
             return httpx.Response(200, json={"access_token": access, "expires_in": 3599, "token_type": "Bearer"})
-        if self.scripted:
-            answer = self.scripted.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted, request)
+        if answer is not None:
+            return answer
         if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.valid_tokens:
             return httpx.Response(401, json=google_error(401, "UNAUTHENTICATED", "Invalid Credentials"))
         if request.url.path != PATH:
@@ -176,15 +180,6 @@ def poll(
     )
 
 
-def ids(pages: list[Page], *, from_brand: bool | None = None) -> list[str]:
-    return [
-        message.platform_id
-        for page in pages
-        for message in page.messages
-        if from_brand is None or message.from_brand is from_brand
-    ]
-
-
 def caught_up(fake: FakePlay, *, now: datetime = NOW) -> dict[str, str]:
     pages, failure = poll(fake, cursor={}, now=now)
     assert failure is None
@@ -235,7 +230,7 @@ def test_requests_carry_max_results_the_token_and_the_translation_language() -> 
         assert request.url.params["maxResults"] == "100"
         assert request.url.params["translationLanguage"] == "en_GB"
         assert request.headers["Authorization"] == "Bearer ya29.play1"
-    assert len(ids(pages, from_brand=False)) == 150
+    assert len(platform_ids(pages, from_brand=False)) == 150
 
 
 # --- paging -------------------------------------------------------------------------------------------------------
@@ -247,7 +242,7 @@ def test_pages_across_several_pages_without_duplicates_or_gaps() -> None:
     fake.items += reviews(100, 45, newest=0.5, step=0.05)
     pages, failure = poll(fake, cursor=cursor, max_pages=10)
     assert failure is None
-    got = ids(pages, from_brand=False)
+    got = platform_ids(pages, from_brand=False)
     assert sorted(got) == [rid(n) for n in range(100, 145)]
     assert pages[-1].cursor["reviews"] == ago(0.5).isoformat()
 
@@ -258,13 +253,13 @@ def test_the_page_bound_stops_a_walk_that_the_next_poll_finishes() -> None:
     fake.items += reviews(100, 50, newest=1, step=0.01)
     first, failure = poll(fake, cursor=cursor, max_pages=3)
     assert failure is None
-    assert len(ids(first, from_brand=False)) == 30
+    assert len(platform_ids(first, from_brand=False)) == 30
     assert first[-1].cursor["reviews"] == cursor["reviews"] and first[-1].cursor["reviews_token"]
     assert len(fake.api_requests()) == 3 + 3  # the walk's three, then the sweep's three
     fake.items += reviews(500, 4, newest=0.2, step=0.01)
     later, failure = poll(fake, cursor=first[-1].cursor, max_pages=4)
     assert failure is None
-    got = ids(first, from_brand=False) + ids(later, from_brand=False)
+    got = platform_ids(first, from_brand=False) + platform_ids(later, from_brand=False)
     assert set(got) == {rid(n) for n in [*range(100, 150), *range(500, 504)]}
     assert later[-1].cursor["reviews"] == ago(0.2).isoformat()
 
@@ -283,15 +278,17 @@ def test_a_refused_page_token_restarts_the_walk() -> None:
     fake.stale.add(first[-1].cursor["reviews_token"])
     later, failure = poll(fake, cursor=first[-1].cursor)
     assert failure is None
-    assert set(ids(first, from_brand=False) + ids(later, from_brand=False)) == {rid(n) for n in range(100, 130)}
+    assert set(platform_ids(first, from_brand=False) + platform_ids(later, from_brand=False)) == {
+        rid(n) for n in range(100, 130)
+    }
 
 
 def test_a_new_source_reads_back_only_through_its_backfill_window() -> None:
     fake = FakePlay(items=reviews(1, 60, newest=0.5, step=1), page_size=10)
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert set(ids(pages)) == {rid(n) for n in range(1, 61) if ago(0.5 + 60 - n) >= WINDOW}
-    assert len(ids(pages)) == 24
+    assert set(platform_ids(pages)) == {rid(n) for n in range(1, 61) if ago(0.5 + 60 - n) >= WINDOW}
+    assert len(platform_ids(pages)) == 24
     assert pages[-1].cursor["since"] == WINDOW.isoformat()
 
 
@@ -300,7 +297,7 @@ def test_an_edited_review_comes_back_to_the_top_and_keeps_its_id() -> None:
     cursor = caught_up(fake)
     fake.items[0] = review(1, written=ago(0.1), stars=1, text="even worse now")
     pages, _ = poll(fake, cursor=cursor)
-    assert ids(pages, from_brand=False) == [rid(1)]  # the same review: its first version is kept
+    assert platform_ids(pages, from_brand=False) == [rid(1)]  # the same review: its first version is kept
 
 
 # --- the developer's replies ----------------------------------------------------------------------------------
@@ -313,7 +310,7 @@ def test_a_reply_to_a_review_read_earlier_is_found_by_the_sweep() -> None:
     fake.items[0] = review(1, written=ago(20), stars=1, reply="Fixed in 4.2.2", replied=NOW + timedelta(minutes=3))
     pages, failure = poll(fake, cursor=cursor, now=NOW + timedelta(minutes=5))
     assert failure is None
-    assert ids(pages, from_brand=False) == []
+    assert platform_ids(pages, from_brand=False) == []
     (reply,) = [message for page in pages for message in page.messages if message.from_brand]
     assert reply.platform_id == f"{rid(1)}#reply" and reply.parent_id == rid(1)
     assert reply.created_at == NOW + timedelta(minutes=3)
@@ -329,7 +326,7 @@ def test_a_sweep_across_polls_sends_each_reply_about_once() -> None:
     for minutes in (5, 10, 15, 20, 60, 65, 70):  # sweeps of 4 pages, 2 pages a poll
         pages, failure = poll(fake, cursor=cursor, max_pages=2, now=NOW + timedelta(minutes=minutes))
         assert failure is None
-        sent_later += ids(pages, from_brand=True)
+        sent_later += platform_ids(pages, from_brand=True)
         cursor = pages[-1].cursor
     # only a reply within the margin (15 minutes) before a sweep's floor is sent again: the newest one
     # (written at 12:51) by the two sweeps whose floors are 13:00 and 13:05; none by later sweeps
@@ -339,7 +336,7 @@ def test_a_sweep_across_polls_sends_each_reply_about_once() -> None:
 def test_a_reply_and_its_review_read_together_are_sent_once_in_a_poll() -> None:
     fake = FakePlay(items=[review(1, written=ago(2), reply="Thanks!", replied=ago(1))])
     pages, _ = poll(fake, cursor={})
-    assert ids(pages) == [rid(1), f"{rid(1)}#reply"]
+    assert platform_ids(pages) == [rid(1), f"{rid(1)}#reply"]
 
 
 def test_every_star_rating_is_kept() -> None:
@@ -362,7 +359,7 @@ def test_malformed_reviews_are_logged_by_id_only_and_skipped(play_log: list[logg
     fake = FakePlay(items=[*reviews(1, 3, newest=1), no_user, bad_time], hints={rid(7): ago(1.5), rid(8): ago(1.6)})
     pages, failure = poll(fake, cursor={})
     assert failure is None
-    assert sorted(ids(pages, from_brand=False)) == [rid(1), rid(2), rid(3)]
+    assert sorted(platform_ids(pages, from_brand=False)) == [rid(1), rid(2), rid(3)]
     assert pages[0].skipped == 2
     skipped = malformed(play_log)
     assert {getattr(record, "item_id", None) for record in skipped} == {rid(7), rid(8)}
@@ -407,7 +404,7 @@ def test_an_expired_access_token_is_refreshed_and_a_refused_fresh_one_is_auth_fa
     fake.valid_tokens.clear()
     fake.items += reviews(10, 2, newest=0.1)
     pages, failure = poll(fake, cursor=cursor, sessions=sessions)
-    assert failure is None and sorted(ids(pages, from_brand=False)) == [rid(10), rid(11)]
+    assert failure is None and sorted(platform_ids(pages, from_brand=False)) == [rid(10), rid(11)]
     assert fake.refreshes == 2
     unauthenticated = httpx.Response(401, json=google_error(401, "UNAUTHENTICATED", "Invalid Credentials"))
     fake.scripted = [unauthenticated, unauthenticated]

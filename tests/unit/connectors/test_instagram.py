@@ -21,8 +21,16 @@ import pytest
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited
 from replywatch.connectors.instagram import InstagramConnector
 from replywatch.connectors.meta import MAX_IDS
-from replywatch.models import Message, MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from replywatch.models import MessageKind, Source
+from tests.support.connectors import (
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    messages,
+    platform_ids,
+)
 from tests.unit.connectors.graph_fake import (
     BASE,
     LEAKY_TOKEN,
@@ -161,14 +169,6 @@ def poll(
     )
 
 
-def messages(pages: list[Page]) -> list[Message]:
-    return [message for page in pages for message in page.messages]
-
-
-def ids(pages: list[Page]) -> list[str]:
-    return [message.platform_id for message in messages(pages)]
-
-
 @pytest.fixture
 def instagram_log() -> Iterator[list[logging.LogRecord]]:
     with captured_logs("replywatch.connectors.instagram") as records:
@@ -265,7 +265,7 @@ def test_every_comment_and_reply_is_read_once_across_media_comment_and_reply_pag
     fake = busy_account()
     pages, error = poll(fake)
     assert error is None
-    got = ids(pages)
+    got = platform_ids(pages)
     assert len(got) == len(set(got)) and set(got) == everything(fake)
     assert len(fake.requests_to(MEDIA)) == 2
     assert len(fake.requests_to("m28/comments")) == 2  # 80 comments: 25 embedded, then 50 and 5
@@ -284,7 +284,7 @@ def test_the_page_bound_holds_and_polls_resume_until_everything_is_read_once() -
         pages, error = poll(fake, cursor=cursor, max_pages=2)
         assert error is None
         requests.append(len([path for path in fake.paths() if path != IG_USER_ID]))
-        got += ids(pages)
+        got += platform_ids(pages)
         cursor = pages[-1].cursor
         if "comments_scan" not in cursor:
             break
@@ -301,7 +301,7 @@ def test_a_medium_whose_comment_count_is_unchanged_is_not_read_through_again() -
 
     fake.requests.clear()
     again, _ = poll(fake, cursor=cursor, now=NOW + timedelta(minutes=1))
-    assert ids(again) == []
+    assert platform_ids(again) == []
     assert fake.requests_to("m28/comments") == []
     assert fake.requests_to("m29_c/replies") == []
 
@@ -311,7 +311,7 @@ def test_a_medium_whose_comment_count_is_unchanged_is_not_read_through_again() -
     )
     fake.requests.clear()
     later, _ = poll(fake, cursor=again[-1].cursor, now=NOW + timedelta(minutes=2))
-    assert ids(later) == ["m28_new_reply"]
+    assert platform_ids(later) == ["m28_new_reply"]
     assert len(fake.requests_to("m28/comments")) == 2
 
 
@@ -324,12 +324,12 @@ def test_the_first_poll_reads_back_only_to_the_backfill_window_and_media_of_the_
     )
     pages, error = poll(fake)
     assert error is None
-    assert ids(pages) == ["new"]
+    assert platform_ids(pages) == ["new"]
     wider = Source.model_validate(
         SOURCE.model_dump() | {"options": {"ig_user_id": IG_USER_ID, "post_window_days": "30"}}
     )
     pages, _ = poll(fake, source=wider)
-    assert sorted(ids(pages)) == ["new", "on_ancient"]
+    assert sorted(platform_ids(pages)) == ["new", "on_ancient"]
 
 
 def test_a_later_poll_reads_only_what_is_new() -> None:
@@ -337,7 +337,7 @@ def test_a_later_poll_reads_only_what_is_new() -> None:
     first, _ = poll(fake)
     fake.media[0]["comments"].append(ig_comment("late_on_old_medium", NOW + timedelta(minutes=1), author=SAM))
     later, _ = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=2))
-    assert ids(later) == ["late_on_old_medium"]
+    assert platform_ids(later) == ["late_on_old_medium"]
 
 
 def test_a_source_without_ig_user_id_is_a_connector_error_naming_the_option() -> None:
@@ -400,7 +400,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(instagram_log
     fake = FakeInstagram(media=[medium("m1", ago(60), [ok, no_time, no_author]), {"id": "m_broken"}])
     pages, error = poll(fake)
     assert error is None
-    assert sorted(ids(pages)) == ["c_ok", "r_ok"]
+    assert sorted(platform_ids(pages)) == ["c_ok", "r_ok"]
     assert sum(page.skipped for page in pages) == 4
 
     skipped = malformed(instagram_log)
@@ -425,14 +425,14 @@ def test_a_comment_without_an_author_is_skipped_on_every_scan_not_only_the_first
         media=[medium("m2", ago(30), [no_author, ig_comment("c_ok", ago(9))]), medium("m1", ago(60), [])]
     )
     first, error = poll(fake)
-    assert error is None and ids(first) == ["c_ok"]
+    assert error is None and platform_ids(first) == ["c_ok"]
 
     # The next scan meets the same comment again (not new this time) on the same media page.
     fake.media[0]["comments"].append(ig_comment("c_new", ago(-1), author=SAM))
     fake.media[1]["comments"].append(ig_comment("c_new_older_medium", ago(-1), author=SAM))
     second, error = poll(fake, cursor=first[-1].cursor, now=NOW + timedelta(minutes=2))
     assert error is None
-    assert sorted(ids(second)) == ["c_new", "c_new_older_medium"]
+    assert sorted(platform_ids(second)) == ["c_new", "c_new_older_medium"]
     assert second[-1].cursor["comments"] > first[-1].cursor["comments"]  # the listing page was stored
     assert sum(page.skipped for page in second) == 1
 
@@ -453,7 +453,7 @@ def test_a_busy_medium_keeps_the_cursor_small_and_reads_every_comment_at_least_o
             for page in pages:
                 assert len(page.cursor.get("comments_ids", "").split()) <= MAX_IDS
                 assert len(json.dumps(page.cursor)) < 20_000  # one DynamoDB item holds every stream's cursor
-            got += ids(pages)
+            got += platform_ids(pages)
             cursor = pages[-1].cursor
             if "comments_scan" not in cursor:
                 return got, cursor

@@ -13,7 +13,7 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,15 @@ from replywatch.connectors import REGISTRY
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
 from replywatch.connectors.reddit import RedditConnector
 from replywatch.models import MessageKind
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    scripted_answer,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reddit"
 NOW = datetime(2025, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -63,8 +71,6 @@ def mentions_every(step: timedelta, count: int, *, newest: datetime) -> list[dic
 
 # --- the fake Reddit -------------------------------------------------------------------------------------------
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
 
 @dataclass
 class FakeReddit:
@@ -80,13 +86,9 @@ class FakeReddit:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         assert request.headers.get("User-Agent"), "Reddit requires a User-Agent"
-        queue = self.scripted.get(request.url.path)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(request.url.path), request)
+        if answer is not None:
+            return answer
         if str(request.url) == TOKEN_URL:
             return self.token(request)
         if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.valid_tokens:

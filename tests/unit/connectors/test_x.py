@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +33,16 @@ from replywatch.connectors.base import (
 from replywatch.connectors.x import XConnector
 from replywatch.models import MessageKind, Source, SourceState
 from replywatch.polling import Poller
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    platform_ids,
+    scripted_answer,
+)
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "x"
@@ -81,9 +90,6 @@ def add_mentions(api: XApi, count: int, *, newest: datetime = NOW - timedelta(mi
     return ids
 
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
-
 @dataclass
 class Harness:
     api: XApi = field(default_factory=world)
@@ -93,13 +99,9 @@ class Harness:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        queue = self.scripted.get(request.url.path)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(request.url.path), request)
+        if answer is not None:
+            return answer
         status, body, headers = self.api.answer(request.method, request.url.raw_path.decode(), request.headers)
         return httpx.Response(status, json=body, headers=headers)
 
@@ -136,10 +138,6 @@ def created(api: XApi, post_id: str) -> datetime:
     post = api.post(post_id)
     assert post is not None
     return post.created_at
-
-
-def platform_ids(pages: list[Page]) -> list[str]:
-    return [message.platform_id for page in pages for message in page.messages]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,15 @@ from replywatch.connectors.base import (
 )
 from replywatch.connectors.youtube import YouTubeConnector
 from replywatch.models import MessageKind, Source
-from tests.support.connectors import acme_source, assert_logged_by_id_only, captured_logs, collect, malformed
+from tests.support.connectors import (
+    Scripted,
+    acme_source,
+    assert_logged_by_id_only,
+    captured_logs,
+    collect,
+    malformed,
+    scripted_answer,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "youtube"
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -123,8 +131,6 @@ def anchor(token: str) -> str | None:
 
 # --- the fake Google -----------------------------------------------------------------------------------------
 
-Scripted = httpx.Response | Callable[[httpx.Request], httpx.Response] | None
-
 
 @dataclass
 class FakeGoogle:
@@ -137,13 +143,9 @@ class FakeGoogle:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        queue = self.scripted.get(request.url.path)
-        if queue:
-            answer = queue.pop(0)
-            if isinstance(answer, httpx.Response):
-                return answer
-            if answer is not None:
-                return answer(request)
+        answer = scripted_answer(self.scripted.get(request.url.path), request)
+        if answer is not None:
+            return answer
         if str(request.url) == TOKEN_URL:
             return self.token(request)
         if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.valid_tokens:

@@ -20,6 +20,12 @@ class MemoryMessages:
             self.stored[message.key] = message
             return True
 
+    @property
+    def keys(self) -> set[str]:
+        """The keys of the messages stored so far."""
+        with self._lock:
+            return set(self.stored)
+
 
 class MemoryState:
     def __init__(self, sources: list[Source], recipients: list[Recipient] | None = None) -> None:
@@ -28,6 +34,11 @@ class MemoryState:
         self.recipients = recipients or []
         self.claims: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+
+    def state_of(self, source_id: str) -> SourceState:
+        """The saved state of the one source with this id (whichever its brand)."""
+        (state,) = [state for (_, known), state in self.states.items() if known == source_id]
+        return state
 
     def list_sources(self) -> list[tuple[Source, SourceState]]:
         return [(source, self.states[(source.brand_id, source.source_id)]) for source in self.sources]

@@ -14,6 +14,7 @@ from replywatch.connectors import REGISTRY, Page, PollContext, RateLimited
 from replywatch.connectors.base import BudgetRule
 from replywatch.models import Message, MessageKind, Source, SourceState
 from replywatch.polling import Poller
+from tests.support.memory import MemoryMessages, MemoryState, StaticSecrets
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -46,34 +47,6 @@ class FakeConnector:
         yield Page(messages=[message(ctx.source, f"{ctx.source.source_id}-1")], cursor={"since": "1"})
 
 
-class MemoryState:
-    def __init__(self, sources: list[Source]) -> None:
-        self.states = {source.source_id: SourceState() for source in sources}
-        self.sources = sources
-
-    def list_sources(self) -> list[tuple[Source, SourceState]]:
-        return [(source, self.states[source.source_id]) for source in self.sources]
-
-    def save_source_state(self, source: Source, state: SourceState) -> None:
-        self.states[source.source_id] = state
-
-
-class MemoryMessages:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def put_new(self, message: Message, *, ingested_at: datetime, expires_at: datetime) -> bool:
-        if message.key in self.keys:
-            return False
-        self.keys.add(message.key)
-        return True
-
-
-class Secrets:
-    def read(self, secret_name: str) -> str:
-        return "t"
-
-
 @pytest.fixture
 def fake_platform() -> Iterator[None]:
     REGISTRY["fake"] = FakeConnector()
@@ -103,25 +76,25 @@ def run(poller: Poller) -> dict[str, str]:
 def test_a_crashing_source_is_marked_and_the_others_are_still_polled(fake_platform: None) -> None:
     state = MemoryState([source("crashes"), source("fine"), source("limited")])
     messages = MemoryMessages()
-    poller = Poller(messages=messages, state=state, secrets=Secrets(), retention=timedelta(days=30))  # type: ignore[arg-type]
+    poller = Poller(messages=messages, state=state, secrets=StaticSecrets("t"), retention=timedelta(days=30))  # type: ignore[arg-type]
 
     health = run(poller)
 
     assert health == {"crashes": "error", "fine": "ok", "limited": "rate_limited"}
     assert messages.keys == {"acme#fake#fine-1", "acme#fake#l1"}
-    assert state.states["crashes"].last_error == "KeyError"
-    assert state.states["crashes"].cursor == {}
-    assert state.states["fine"].cursor == {"since": "1"}
+    assert state.state_of("crashes").last_error == "KeyError"
+    assert state.state_of("crashes").cursor == {}
+    assert state.state_of("fine").cursor == {"since": "1"}
     # The page stored before the limit bit is covered by the cursor; polling waits for the reset.
-    assert state.states["limited"].cursor == {"since": "l1"}
-    assert state.states["limited"].resume_after == NOW + timedelta(minutes=15)
+    assert state.state_of("limited").cursor == {"since": "l1"}
+    assert state.state_of("limited").resume_after == NOW + timedelta(minutes=15)
 
 
 def test_a_rate_limited_source_is_not_polled_before_its_reset(fake_platform: None) -> None:
     state = MemoryState([source("limited")])
-    state.states["limited"] = SourceState(resume_after=NOW + timedelta(seconds=1))
+    state.save_source_state(source("limited"), SourceState(resume_after=NOW + timedelta(seconds=1)))
     messages = MemoryMessages()
-    poller = Poller(messages=messages, state=state, secrets=Secrets(), retention=timedelta(days=30))  # type: ignore[arg-type]
+    poller = Poller(messages=messages, state=state, secrets=StaticSecrets("t"), retention=timedelta(days=30))  # type: ignore[arg-type]
 
     assert run(poller) == {}
     assert messages.keys == set()

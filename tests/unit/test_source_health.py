@@ -16,8 +16,9 @@ from replywatch.alerts import AlertContent
 from replywatch.connectors import REGISTRY, AuthFailed, ConnectorError, Page, PollContext
 from replywatch.connectors.base import BudgetRule, Meter, daily_pacific, monthly_utc
 from replywatch.health import Incident, open_incidents
-from replywatch.models import Brand, Health, Message, MessageKind, Recipient, Source, SourceState, Usage
+from replywatch.models import Health, Message, MessageKind, Recipient, Source, SourceState, Usage
 from replywatch.polling import Poller
+from tests.support.memory import MemoryMessages, MemoryState, StaticSecrets
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -68,58 +69,16 @@ def message(ctx: PollContext, platform_id: str) -> Message:
     )
 
 
-class MemoryState:
-    def __init__(self, sources: list[Source]) -> None:
-        self.sources = sources
-        self.states = {source.source_id: SourceState() for source in sources}
-        self.claims: set[tuple[str, str]] = set()
-        self.recipients = [
-            Recipient(
-                brand_id="acme",
-                recipient_id="admin",
-                name="Admin",
-                email="admin@acme.example",
-                alert_kinds=frozenset({"source"}),
-            ),
-            Recipient(brand_id="acme", recipient_id="agent", name="Agent", email="agent@acme.example"),
-        ]
-
-    def list_sources(self) -> list[tuple[Source, SourceState]]:
-        return [(source, self.states[source.source_id]) for source in self.sources]
-
-    def save_source_state(self, source: Source, state: SourceState) -> None:
-        self.states[source.source_id] = state
-
-    def get_brand(self, brand_id: str) -> Brand | None:
-        return Brand(brand_id=brand_id, name="Acme")
-
-    def list_recipients(self, brand_id: str) -> list[Recipient]:
-        return self.recipients
-
-    def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool:
-        if (message_key, slot) in self.claims:
-            return False
-        self.claims.add((message_key, slot))
-        return True
-
-    def release_alert(self, message_key: str, slot: str) -> None:
-        self.claims.discard((message_key, slot))
-
-
-class MemoryMessages:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def put_new(self, message: Message, *, ingested_at: datetime, expires_at: datetime) -> bool:
-        if message.key in self.keys:
-            return False
-        self.keys.add(message.key)
-        return True
-
-
-class Secrets:
-    def read(self, secret_name: str) -> str:
-        return "t"
+RECIPIENTS = [
+    Recipient(
+        brand_id="acme",
+        recipient_id="admin",
+        name="Admin",
+        email="admin@acme.example",
+        alert_kinds=frozenset({"source"}),
+    ),
+    Recipient(brand_id="acme", recipient_id="agent", name="Agent", email="agent@acme.example"),
+]
 
 
 class Outbox:
@@ -163,11 +122,11 @@ def poll(poller: Poller, at: datetime) -> dict[str, str]:
 
 
 def setup(*sources: Source) -> tuple[Poller, MemoryState, Outbox]:
-    state, outbox = MemoryState(list(sources)), Outbox()
+    state, outbox = MemoryState(list(sources), RECIPIENTS), Outbox()
     poller = Poller(
         messages=MemoryMessages(),
         state=state,
-        secrets=Secrets(),  # type: ignore[arg-type]
+        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
         retention=timedelta(days=30),
         notifier=outbox,
     )
@@ -184,11 +143,11 @@ def test_an_auth_failure_alerts_the_admins_once_and_again_only_after_recovery() 
     for minute in range(5):
         assert poll(poller, NOW + timedelta(minutes=minute)) == {"acme-x": "auth_failed"}
     assert subjects(outbox) == [("admin@acme.example", "[ReplyWatch] Acme: metered source acme-x needs reconnecting")]
-    assert state.states["acme-x"].failing_since == NOW
+    assert state.state_of("acme-x").failing_since == NOW
 
     BEHAVIOUR.outcome["acme-x"] = "ok"
     poll(poller, NOW + timedelta(minutes=10))
-    assert state.states["acme-x"].failing_since is None and state.states["acme-x"].notified == {}
+    assert state.state_of("acme-x").failing_since is None and state.state_of("acme-x").notified == {}
     BEHAVIOUR.outcome["acme-x"] = "auth"
     poll(poller, NOW + timedelta(minutes=11))
     assert len(outbox.emails) == 2, "a new incident is a new alert"
@@ -203,7 +162,7 @@ def test_a_failing_source_alerts_once_after_the_threshold() -> None:
     for minute in range(30, 40):
         poll(poller, NOW + timedelta(minutes=minute))
     assert subjects(outbox) == [("admin@acme.example", "[ReplyWatch] Acme: metered source acme-x is failing")]
-    assert state.states["acme-x"].last_error == "ConnectorError"
+    assert state.state_of("acme-x").last_error == "ConnectorError"
 
 
 def test_a_silent_source_alerts_once_and_the_threshold_is_per_source() -> None:
@@ -213,26 +172,26 @@ def test_a_silent_source_alerts_once_and_the_threshold_is_per_source() -> None:
     for hour in range(5):
         poll(poller, NOW + timedelta(hours=hour))
     assert subjects(outbox) == [("admin@acme.example", "[ReplyWatch] Acme: metered source quiet has gone quiet")]
-    assert state.states["quiet"].last_inbound_at is None and state.states["quiet"].watching_since == NOW
+    assert state.state_of("quiet").last_inbound_at is None and state.state_of("quiet").watching_since == NOW
 
 
 def test_a_metered_source_warns_at_80_percent_and_stops_at_the_cap_until_the_period_resets() -> None:
     poller, state, outbox = setup(source("acme-x"))  # 100 posts a month, 30 read each poll
     for minute in range(3):
         poll(poller, NOW + timedelta(minutes=minute))
-    assert state.states["acme-x"].usage == Usage(period="2026-11", used=90, limit=100)
+    assert state.state_of("acme-x").usage == Usage(period="2026-11", used=90, limit=100)
     assert subjects(outbox) == [
         ("admin@acme.example", "[ReplyWatch] Acme: metered source acme-x has used most of its budget")
     ]
     assert poll(poller, NOW + timedelta(minutes=3)) == {"acme-x": "ok"}  # reads the last 10
     assert poll(poller, NOW + timedelta(minutes=4)) == {"acme-x": "budget_exhausted"}
-    spent = state.states["acme-x"]
+    spent = state.state_of("acme-x")
     assert spent.usage is not None and spent.usage.used == 100
     assert spent.resume_after == datetime(2026, 12, 1, tzinfo=UTC)
     assert poll(poller, NOW + timedelta(days=2)) == {}, "not polled again before the month ends"
     assert [subject for _, subject in subjects(outbox)][-1].endswith("has run out of budget")
     assert poll(poller, datetime(2026, 12, 1, 0, 1, tzinfo=UTC)) == {"acme-x": "ok"}
-    assert state.states["acme-x"].usage == Usage(period="2026-12", used=30, limit=100)
+    assert state.state_of("acme-x").usage == Usage(period="2026-12", used=30, limit=100)
 
 
 def test_the_budget_limit_is_a_source_option() -> None:
@@ -287,8 +246,7 @@ def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
     assert gaps[:3] == [1, 1, 1], "a passing failure is retried at once"
     assert max(gaps) == 15 and gaps == sorted(gaps), "then further apart, never more than 15 minutes"
     BEHAVIOUR.outcome["acme-x"] = "ok"
-    resume = state.states["acme-x"].resume_after
+    resume = state.state_of("acme-x").resume_after
     assert resume is not None
     assert poll(poller, resume) == {"acme-x": "ok"}
-    assert state.states["acme-x"].resume_after is None
-
+    assert state.state_of("acme-x").resume_after is None

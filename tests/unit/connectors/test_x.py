@@ -43,6 +43,7 @@ from tests.support.connectors import (
     platform_ids,
     scripted_answer,
 )
+from tests.support.memory import MemoryMessages, MemoryState, StaticSecrets
 
 NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "x"
@@ -532,39 +533,14 @@ def test_xs_own_monthly_cap_is_a_spent_budget() -> None:
     assert pages == []
 
 
-class _MemoryState:
-    def __init__(self, source: Source, state: SourceState) -> None:
-        self.source, self.state = source, state
-
-    def list_sources(self) -> list[tuple[Source, SourceState]]:
-        return [(self.source, self.state)]
-
-    def save_source_state(self, source: Source, state: SourceState) -> None:
-        self.state = state
-
-
-class _MemoryMessages:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def put_new(self, message: Any, *, ingested_at: datetime, expires_at: datetime) -> bool:
-        new = message.key not in self.keys
-        self.keys.add(message.key)
-        return new
-
-
-class _Secrets:
-    def read(self, secret_name: str) -> str:
-        return TOKEN
-
-
 def test_the_poller_stops_the_source_at_its_budget_and_keeps_the_usage() -> None:
     harness = Harness()
     add_mentions(harness.api, 300, step=timedelta(minutes=1))
     source = SOURCE.model_copy(update={"options": {"monthly_read_budget": "150"}})
-    state = _MemoryState(source, SourceState(cursor=dict(KNOWN)))
-    messages = _MemoryMessages()
-    poller = Poller(messages=messages, state=state, secrets=_Secrets(), retention=timedelta(days=30))  # type: ignore[arg-type]
+    state = MemoryState([source])
+    state.save_source_state(source, SourceState(cursor=dict(KNOWN)))
+    messages = MemoryMessages()
+    poller = Poller(messages=messages, state=state, secrets=StaticSecrets(TOKEN), retention=timedelta(days=30))  # type: ignore[arg-type]
 
     async def run() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(harness.handle)) as client:
@@ -572,11 +548,12 @@ def test_the_poller_stops_the_source_at_its_budget_and_keeps_the_usage() -> None
 
     asyncio.run(run())
     assert len(messages.keys) == 150
-    assert state.state.health.value == "budget_exhausted"
-    assert state.state.resume_after == datetime(2026, 12, 1, tzinfo=UTC)
-    assert state.state.usage is not None
-    assert (state.state.usage.period, state.state.usage.used, state.state.usage.limit) == ("2026-11", 150, 150)
-    assert state.state.cursor["mentions"] == MARK and state.state.cursor["mentions_next"]
+    saved = state.state_of("acme-x")
+    assert saved.health.value == "budget_exhausted"
+    assert saved.resume_after == datetime(2026, 12, 1, tzinfo=UTC)
+    assert saved.usage is not None
+    assert (saved.usage.period, saved.usage.used, saved.usage.limit) == ("2026-11", 150, 150)
+    assert saved.cursor["mentions"] == MARK and saved.cursor["mentions_next"]
 
 
 # --- the fake over real HTTP -----------------------------------------------------------------------------

@@ -49,8 +49,17 @@ from replywatch.connectors.base import (
     credentials,
 )
 from replywatch.connectors.http import Params, check, json_body, parse_reset, parse_retry_after
-from replywatch.connectors.review_feed import Feed, Listing, Review, StaleToken, sweep, walk
-from replywatch.models import Message, MessageKind
+from replywatch.connectors.review_feed import (
+    Feed,
+    Listing,
+    Review,
+    StaleToken,
+    reply_message,
+    review_message,
+    sweep,
+    walk,
+)
+from replywatch.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -187,17 +196,13 @@ class AppStoreConnector:
         attributes = review.attributes
         author = attributes.reviewerNickname or "anonymous"
         text = "\n".join(part for part in (attributes.title, attributes.body) if part)
-        message = Message(
-            brand=ctx.source.brand_id,
-            platform=self.platform,
-            source_id=ctx.source.source_id,
-            platform_id=review.id,
-            thread_id=review.id,
-            author_id=author,
-            author_handle=author,
+        message = review_message(
+            ctx,
+            self.platform,
+            review.id,
+            author=author,
             text=text,
             created_at=attributes.createdDate,
-            kind=MessageKind.REVIEW,
             rating=attributes.rating,
         )
         reply: Message | None = None
@@ -207,20 +212,14 @@ class AppStoreConnector:
             if response is None:
                 pending = True  # looked for again by later sweeps, sent once it reads whole
             elif response.attributes.state == "PUBLISHED":
-                reply = Message(
-                    brand=ctx.source.brand_id,
-                    platform=self.platform,
-                    source_id=ctx.source.source_id,
-                    platform_id=f"{review.id}#reply",
-                    thread_id=review.id,
-                    parent_id=review.id,
-                    parent_author_id=author,
-                    author_id=app_id,
-                    author_handle=ctx.source.brand_id,
+                reply = reply_message(
+                    ctx,
+                    self.platform,
+                    review.id,
+                    review_author=author,
+                    account=app_id,
                     text=response.attributes.responseBody,
                     created_at=response.attributes.lastModifiedDate,
-                    kind=MessageKind.REVIEW,
-                    from_brand=True,
                 )
             else:
                 pending = True

@@ -74,3 +74,10 @@ def check_google(response: httpx.Response, now: datetime, *, token_sent: bool = 
     if response.status_code == 400 and token_sent:
         raise StaleToken("the saved page token was refused")
     return check(response, now)
+
+
+def listed_review_id(item: object) -> str | None:
+    """A listed review's ``reviewId`` (what a malformed one is logged by), or None."""
+    if isinstance(item, dict) and item.get("reviewId") is not None:
+        return str(item["reviewId"])
+    return None

@@ -36,10 +36,18 @@ from pydantic import AwareDatetime, BaseModel
 
 from replywatch.connectors import google_oauth
 from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext
-from replywatch.connectors.google_api import check_google
+from replywatch.connectors.google_api import check_google, listed_review_id
 from replywatch.connectors.http import Params, json_body
-from replywatch.connectors.review_feed import Feed, Listing, Review, sweep, walk, window_start
-from replywatch.models import Message, MessageKind
+from replywatch.connectors.review_feed import (
+    Feed,
+    Listing,
+    Review,
+    reply_message,
+    review_message,
+    sweep,
+    walk,
+    window_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +116,7 @@ class GoogleBusinessConnector:
             platform=self.platform,
             fetch=fetch,
             parse=lambda item: self._parse(item, ctx, location),
-            item_id=_item_id,
+            item_id=listed_review_id,
             logger=logger,
         )
         cursor = dict(ctx.cursor)
@@ -126,35 +134,25 @@ class GoogleBusinessConnector:
         review = _Review.model_validate(item)
         reviewer = review.reviewer
         author = reviewer.displayName if reviewer.displayName and not reviewer.isAnonymous else "anonymous"
-        message = Message(
-            brand=ctx.source.brand_id,
-            platform=self.platform,
-            source_id=ctx.source.source_id,
-            platform_id=review.reviewId,
-            thread_id=review.reviewId,
-            author_id=author,
-            author_handle=author,
+        message = review_message(
+            ctx,
+            self.platform,
+            review.reviewId,
+            author=author,
             text=review.comment.strip(),
             created_at=review.createTime,
-            kind=MessageKind.REVIEW,
             rating=STARS.get(review.starRating or ""),
         )
         reply = None
         if review.reviewReply is not None:
-            reply = Message(
-                brand=ctx.source.brand_id,
-                platform=self.platform,
-                source_id=ctx.source.source_id,
-                platform_id=f"{review.reviewId}#reply",
-                thread_id=review.reviewId,
-                parent_id=review.reviewId,
-                parent_author_id=author,
-                author_id=location,
-                author_handle=ctx.source.brand_id,
+            reply = reply_message(
+                ctx,
+                self.platform,
+                review.reviewId,
+                review_author=author,
+                account=location,
                 text=review.reviewReply.comment.strip(),
                 created_at=review.reviewReply.updateTime,
-                kind=MessageKind.REVIEW,
-                from_brand=True,
             )
         return Review(
             review_id=review.reviewId,
@@ -171,9 +169,3 @@ def _reply_window_days(ctx: PollContext) -> int:
     except ValueError:
         days = DEFAULT_REPLY_WINDOW_DAYS
     return max(1, days)
-
-
-def _item_id(item: object) -> str | None:
-    if isinstance(item, dict) and item.get("reviewId") is not None:
-        return str(item["reviewId"])
-    return None

@@ -36,10 +36,9 @@ from pydantic import BaseModel
 
 from replywatch.connectors import google_oauth
 from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext
-from replywatch.connectors.google_api import check_google
+from replywatch.connectors.google_api import check_google, listed_review_id
 from replywatch.connectors.http import Params, json_body
-from replywatch.connectors.review_feed import Feed, Listing, Review, sweep, walk
-from replywatch.models import Message, MessageKind
+from replywatch.connectors.review_feed import Feed, Listing, Review, reply_message, review_message, sweep, walk
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ class GooglePlayConnector:
             platform=self.platform,
             fetch=fetch,
             parse=lambda item: self._parse(item, ctx, package),
-            item_id=_item_id,
+            item_id=listed_review_id,
             logger=logger,
         )
         cursor = dict(ctx.cursor)
@@ -138,41 +137,25 @@ class GooglePlayConnector:
         written = user.lastModified.moment
         author = review.authorName or "anonymous"
         rating = user.starRating if user.starRating is not None and 1 <= user.starRating <= 5 else None
-        message = Message(
-            brand=ctx.source.brand_id,
-            platform=self.platform,
-            source_id=ctx.source.source_id,
-            platform_id=review.reviewId,
-            thread_id=review.reviewId,
-            author_id=author,
-            author_handle=author,
+        message = review_message(
+            ctx,
+            self.platform,
+            review.reviewId,
+            author=author,
             text=user.text.replace("\t", "\n", 1).strip(),  # a title and body come joined by a tab
             created_at=written,
-            kind=MessageKind.REVIEW,
             rating=rating,
         )
         reply = None
         if developers:
             developer = max(developers, key=lambda comment: comment.lastModified.moment)
-            reply = Message(
-                brand=ctx.source.brand_id,
-                platform=self.platform,
-                source_id=ctx.source.source_id,
-                platform_id=f"{review.reviewId}#reply",
-                thread_id=review.reviewId,
-                parent_id=review.reviewId,
-                parent_author_id=author,
-                author_id=package,
-                author_handle=ctx.source.brand_id,
+            reply = reply_message(
+                ctx,
+                self.platform,
+                review.reviewId,
+                review_author=author,
+                account=package,
                 text=developer.text.strip(),
                 created_at=developer.lastModified.moment,
-                kind=MessageKind.REVIEW,
-                from_brand=True,
             )
         return Review(review_id=review.reviewId, mark=written, created=written, review=message, reply=reply)
-
-
-def _item_id(item: object) -> str | None:
-    if isinstance(item, dict) and item.get("reviewId") is not None:
-        return str(item["reviewId"])
-    return None

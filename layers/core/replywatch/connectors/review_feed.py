@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from replywatch.connectors.base import ConnectorError, Page, PollContext
-from replywatch.models import Message
+from replywatch.models import Message, MessageKind
 
 SINCE = "since"  # the window a new source started with: nothing created before it is stored
 PENDING = "pending_replies"  # review id -> review time, for replies seen written but not yet published
@@ -81,6 +81,60 @@ class Feed:
     item_id: ItemId
     logger: logging.Logger
     after_page: AfterPage | None = None
+
+
+def review_message(
+    ctx: PollContext,
+    platform: str,
+    review_id: str,
+    *,
+    author: str,
+    text: str,
+    created_at: datetime,
+    rating: int | None,
+) -> Message:
+    """A customer's review, its own thread; reviews have no author ids, so the name shown stands in."""
+    return Message(
+        brand=ctx.source.brand_id,
+        platform=platform,
+        source_id=ctx.source.source_id,
+        platform_id=review_id,
+        thread_id=review_id,
+        author_id=author,
+        author_handle=author,
+        text=text,
+        created_at=created_at,
+        kind=MessageKind.REVIEW,
+        rating=rating,
+    )
+
+
+def reply_message(
+    ctx: PollContext,
+    platform: str,
+    review_id: str,
+    *,
+    review_author: str,
+    account: str,
+    text: str,
+    created_at: datetime,
+) -> Message:
+    """The brand's reply to a review (``<review id>#reply``), by the reviewed ``account`` (location, app)."""
+    return Message(
+        brand=ctx.source.brand_id,
+        platform=platform,
+        source_id=ctx.source.source_id,
+        platform_id=f"{review_id}#reply",
+        thread_id=review_id,
+        parent_id=review_id,
+        parent_author_id=review_author,
+        author_id=account,
+        author_handle=ctx.source.brand_id,
+        text=text,
+        created_at=created_at,
+        kind=MessageKind.REVIEW,
+        from_brand=True,
+    )
 
 
 def iso(moment: datetime) -> str:

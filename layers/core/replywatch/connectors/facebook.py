@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, Field
 
 from replywatch.connectors.base import BudgetRule, Page, PollContext
 from replywatch.connectors.meta import (
+    INVALID,
+    GraphNode,
     Job,
     Scan,
     Step,
@@ -39,7 +41,6 @@ from replywatch.connectors.meta import (
     page_params,
     required_option,
     run_scan,
-    skipped_malformed,
     window_start,
 )
 from replywatch.models import Message, MessageKind
@@ -58,21 +59,17 @@ FEED_FIELDS = (
     f"comments.filter(stream).order(reverse_chronological).limit({EMBEDDED}){{{COMMENT_FIELDS}}}"
 )
 CONVERSATION_FIELDS = f"id,updated_time,messages.limit({MESSAGE_LIMIT}){{id,message,created_time,from}}"
-_INVALID = (ValidationError, TypeError, ValueError)
 
 
-class _Author(BaseModel):
-    id: str = Field(min_length=1)
+class _Author(GraphNode):
     name: str = ""
 
 
-class _Parent(BaseModel):
-    id: str = Field(min_length=1)
+class _Parent(GraphNode):
     author: _Author | None = Field(default=None, alias="from")
 
 
-class _Comment(BaseModel):
-    id: str = Field(min_length=1)
+class _Comment(GraphNode):
     created_time: AwareDatetime
     message: str = ""
     permalink_url: str | None = None
@@ -80,21 +77,18 @@ class _Comment(BaseModel):
     parent: _Parent | None = None
 
 
-class _Post(BaseModel):
-    id: str = Field(min_length=1)
+class _Post(GraphNode):
     created_time: AwareDatetime
     message: str = ""
     permalink_url: str | None = None
     author: _Author | None = Field(default=None, alias="from")
 
 
-class _Conversation(BaseModel):
-    id: str = Field(min_length=1)
+class _Conversation(GraphNode):
     updated_time: AwareDatetime
 
 
-class _DirectMessage(BaseModel):
-    id: str = Field(min_length=1)
+class _DirectMessage(GraphNode):
     created_time: AwareDatetime
     message: str = ""
     author: _Author = Field(alias="from")
@@ -131,9 +125,8 @@ class _Feed:
         for raw in items(body):
             try:
                 post = _Post.model_validate(raw)
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if post.created_time < since:
                 step.next_after = None  # newest first: the rest are older still
@@ -177,9 +170,8 @@ class _Feed:
                 if not scan.is_new(comment.id, comment.created_time):
                     continue
                 message = self._comment(ctx, comment, context)
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if message is not None:
                 step.messages.append(message)
@@ -241,9 +233,8 @@ class _Conversations:
         for raw in items(body):
             try:
                 conversation = _Conversation.model_validate(raw)
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if conversation.updated_time < scan.mark:
                 step.next_after = None  # most recently active first: the rest are quieter still
@@ -259,9 +250,8 @@ class _Conversations:
         for raw in items(connection):
             try:
                 parsed.append(_DirectMessage.model_validate(raw))
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
         parsed.sort(key=lambda message: message.created_time, reverse=True)  # stable: Graph's order on ties
         for index, message in enumerate(parsed):
             if not scan.is_new(message.id, message.created_time):
@@ -293,6 +283,5 @@ class _Conversations:
                         from_brand=from_brand,
                     )
                 )
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, {"id": message.id}, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, {"id": message.id}, self.name)

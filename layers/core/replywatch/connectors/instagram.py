@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError
 
 from replywatch.connectors.base import (
     AuthFailed,
@@ -39,7 +39,9 @@ from replywatch.connectors.base import (
 )
 from replywatch.connectors.http import check, json_body
 from replywatch.connectors.meta import (
+    INVALID,
     PERMISSION_CODES,
+    GraphNode,
     Job,
     Scan,
     Step,
@@ -50,7 +52,6 @@ from replywatch.connectors.meta import (
     raise_for_graph_error,
     required_option,
     run_scan,
-    skipped_malformed,
     window_start,
 )
 from replywatch.models import Message, MessageKind, Source
@@ -63,16 +64,13 @@ CHUNK = 50  # comments or replies per page when a medium or comment is read on
 REPLY_FIELDS = "id,text,timestamp,username,from,parent_id"
 COMMENT_FIELDS = f"{REPLY_FIELDS},replies.limit({EMBEDDED}){{{REPLY_FIELDS}}}"
 MEDIA_FIELDS = f"id,timestamp,permalink,comments_count,comments.limit({EMBEDDED}){{{COMMENT_FIELDS}}}"
-_INVALID = (ValidationError, TypeError, ValueError)
 
 
-class _User(BaseModel):
-    id: str = Field(min_length=1)
+class _User(GraphNode):
     username: str = ""
 
 
-class _Comment(BaseModel):
-    id: str = Field(min_length=1)
+class _Comment(GraphNode):
     timestamp: AwareDatetime
     text: str = ""
     username: str = ""
@@ -80,8 +78,7 @@ class _Comment(BaseModel):
     parent_id: str | None = None
 
 
-class _Media(BaseModel):
-    id: str = Field(min_length=1)
+class _Media(GraphNode):
     timestamp: AwareDatetime
     permalink: str | None = None
     comments_count: int | None = None
@@ -122,9 +119,8 @@ class _MediaWalk:
                 media = _Media.model_validate(raw)
                 comments = raw.get("comments")
                 more = next_after(comments)
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if media.timestamp < since:
                 step.next_after = None  # newest first: the rest are older still
@@ -174,9 +170,8 @@ class _MediaWalk:
                 if scan.is_new(comment.id, comment.timestamp):
                     # A top-level comment answers the medium, which is the account's.
                     message = self._message(ctx, comment, context, comment.parent_id or context["media"], True)
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if message is not None:
                 step.messages.append(message)
@@ -193,9 +188,8 @@ class _MediaWalk:
                     continue
                 parent = reply.parent_id or context["comment"]
                 message = self._message(ctx, reply, context, parent, context.get("comment_by_brand") == "1")
-            except _INVALID:
-                step.skipped += 1
-                skipped_malformed(PLATFORM, ctx, raw, self.name)
+            except INVALID:
+                step.skip(PLATFORM, ctx, raw, self.name)
                 continue
             if message is not None:
                 step.messages.append(message)
@@ -262,13 +256,11 @@ class _FieldsRefused(ConnectorError):
     """Graph error 100 (invalid parameter), which is what an unknown field gets."""
 
 
-class _MediaRef(BaseModel):
-    id: str = Field(min_length=1)
+class _MediaRef(GraphNode):
     permalink: str | None = None
 
 
-class _MentionedComment(BaseModel):
-    id: str = Field(min_length=1)
+class _MentionedComment(GraphNode):
     timestamp: AwareDatetime
     text: str = ""
     username: str = ""

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+from pydantic import BaseModel, Field, ValidationError
 
 from replywatch.connectors.base import AuthFailed, ConnectorError, Page, PollContext, RateLimited, bearer_token
 from replywatch.connectors.http import Params, check, json_body, parse_retry_after
@@ -58,6 +59,7 @@ PAGING_KEYS = frozenset({"after", "until", "__paging_token"})
 WINDOW_OPTION = "post_window_days"
 DEFAULT_WINDOW_DAYS = 14
 MAX_IDS = 400  # ids kept per stream at the mark (and during a scan): beyond, the oldest are forgotten
+INVALID = (ValidationError, TypeError, ValueError)  # what reading a malformed item raises
 
 
 # --- requests and their errors -------------------------------------------------------------------
@@ -210,6 +212,12 @@ def item_id(item: Any) -> str | None:
     return None
 
 
+class GraphNode(BaseModel):
+    """A Graph object, as far as every one goes: a non-empty id."""
+
+    id: str = Field(min_length=1)
+
+
 def skipped_malformed(platform: str, ctx: PollContext, item: Any, stream: str) -> None:
     """Log a malformed item by its id only (never its text), on the platform's connector logger."""
     logging.getLogger(f"replywatch.connectors.{platform}").warning(
@@ -264,6 +272,11 @@ class Step:
     jobs: list[Job] = field(default_factory=list)
     skipped: int = 0
     next_after: str | None = None  # listings only: None when the parent list is read
+
+    def skip(self, platform: str, ctx: PollContext, item: Any, stream: str) -> None:
+        """Count a malformed item, and log it by its id only."""
+        self.skipped += 1
+        skipped_malformed(platform, ctx, item, stream)
 
 
 @dataclass

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from infra.local import scenario
+from infra.local.http_fake import HttpFake
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 40
 _ID_BASE = 113_000_000_000_000_000
@@ -155,31 +155,15 @@ def page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[
     return list(reversed(chosen))[:limit]
 
 
-class FakeMastodon:
+class FakeMastodon(HttpFake):
     def __init__(
         self, now: datetime | None = None, token: str = scenario.TOKEN, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.now = now or datetime.now(UTC)
         self.token = token
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
+        super().__init__(host=host, port=port)
         self.timeline = build_timeline(self.now, self.base_url)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeMastodon:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -45,6 +45,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from infra.local.http_fake import HttpFake
+
 DEFAULT_RESULTS, MIN_RESULTS, MAX_RESULTS = 10, 5, 100
 WINDOW_SECONDS = 15 * 60
 UNLIMITED = 1_000_000  # the x-rate-limit-limit reported when no limit is enforced
@@ -475,29 +477,16 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 2048  # a benchmark opens a thousand connections at once
 
 
-class FakeXServer:
+class FakeXServer(HttpFake):
     """``api`` over real HTTP/1.1 (keep-alive) on 127.0.0.1, in a background thread."""
+
+    server_class = _Server
+    thread_name = "fake-x"
 
     def __init__(self, api: XApi, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0) -> None:
         self.api = api
         self.latency_ms = latency_ms
-        self._server = _Server((host, port), self._handler())
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
-
-    def __enter__(self) -> FakeXServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(host=host, port=port)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

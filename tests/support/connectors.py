@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
@@ -91,6 +92,23 @@ def platform_ids(pages: list[Page], *, from_brand: bool | None = None) -> list[s
     return [
         message.platform_id for message in messages(pages) if from_brand is None or message.from_brand is from_brand
     ]
+
+
+@dataclass
+class Poll:
+    """One poll's pages, the connector error that ended it (if any), and the meter it spent from."""
+
+    pages: list[Page]
+    error: ConnectorError | None
+    meter: Meter | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return platform_ids(self.pages)
+
+    @property
+    def cursor(self) -> dict[str, str]:
+        return self.pages[-1].cursor
 
 
 @contextmanager

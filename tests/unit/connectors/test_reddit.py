@@ -24,10 +24,11 @@ import httpx
 import pytest
 
 from replywatch.connectors import REGISTRY
-from replywatch.connectors.base import AuthFailed, ConnectorError, Page, RateLimited, SessionCache
+from replywatch.connectors.base import AuthFailed, ConnectorError, RateLimited, SessionCache
 from replywatch.connectors.reddit import RedditConnector
 from replywatch.models import MessageKind
 from tests.support.connectors import (
+    Poll,
     Scripted,
     acme_source,
     assert_logged_by_id_only,
@@ -143,24 +144,6 @@ class FakeReddit:
         return [request for request in self.requests if str(request.url) == TOKEN_URL]
 
 
-@dataclass
-class Poll:
-    pages: list[Page]
-    error: ConnectorError | None
-
-    def ids(self, *, from_brand: bool | None = None) -> list[str]:
-        return [
-            message.platform_id
-            for page in self.pages
-            for message in page.messages
-            if from_brand is None or message.from_brand is from_brand
-        ]
-
-    @property
-    def cursor(self) -> dict[str, str]:
-        return self.pages[-1].cursor
-
-
 def poll(
     fake: FakeReddit,
     *,
@@ -255,7 +238,7 @@ def test_pages_through_a_listing_with_after_once_each() -> None:
     assert [request.url.params.get("after") for request in requests] == [None, "t1_m0099", "t1_m0199"]
     mention_pages = result.pages[:3]
     assert [len(page.messages) for page in mention_pages] == [100, 100, 50]
-    assert result.ids() == [f"t1_m{n:04d}" for n in range(250)]
+    assert result.ids == [f"t1_m{n:04d}" for n in range(250)]
     assert mention_pages[0].cursor["mentions_next"] == "t1_m0099"
     assert mention_pages[0].cursor["mentions"] == (NOW - timedelta(hours=24)).isoformat()
     assert "mentions_next" not in mention_pages[2].cursor
@@ -265,15 +248,15 @@ def test_pages_through_a_listing_with_after_once_each() -> None:
 def test_a_second_poll_reads_nothing_twice_and_sees_late_and_new_items() -> None:
     fake = FakeReddit(listings={MENTIONS: mentions_every(timedelta(minutes=1), 30, newest=NOW - timedelta(minutes=1))})
     first = poll(fake)
-    assert len(first.ids()) == 30
+    assert len(first.ids) == 30
     fake.listings[MENTIONS] += [
         mention("t1_new", created=NOW + timedelta(minutes=3)),
         mention("t1_late", created=NOW - timedelta(minutes=2)),  # posted before the poll, listed after it
     ]
     second = poll(fake, cursor=first.cursor, now=NOW + timedelta(minutes=5))
-    assert sorted(second.ids()) == ["t1_late", "t1_new"]
+    assert sorted(second.ids) == ["t1_late", "t1_new"]
     third = poll(fake, cursor=second.cursor, now=NOW + timedelta(minutes=10))
-    assert third.ids() == []
+    assert third.ids == []
     assert len(fake.requests_to(MENTIONS)) == 3  # one page a poll once caught up
 
 
@@ -292,7 +275,7 @@ def test_the_page_bound_stops_a_stream_and_the_next_poll_resumes_it() -> None:
     second = poll(fake, cursor=first.cursor, max_pages=2, now=NOW + timedelta(minutes=5))
     requests = fake.requests_to(MENTIONS)
     assert [request.url.params.get("after") for request in requests] == ["t1_m0199", None]
-    got = first.ids() + second.ids()
+    got = first.ids + second.ids
     assert len(got) == len(set(got)) == 252, "every mention once, none twice"
 
 
@@ -311,11 +294,11 @@ def test_a_carried_over_after_whose_item_was_deleted_starts_again_from_the_top_w
     mention_cursor = [page.cursor for page in second.pages if "mentions" in page.cursor][-1]
     assert mention_cursor["mentions"] == first.cursor["mentions"]  # the mark has not moved past the lost place
 
-    got = set(first.ids()) | set(second.ids())
+    got = set(first.ids) | set(second.ids)
     cursor = second.cursor
     for n in range(2, 5):
         later = poll(fake, cursor=cursor, max_pages=2, now=NOW + n * timedelta(minutes=5))
-        got |= set(later.ids())
+        got |= set(later.ids)
         cursor = later.cursor
     assert {f"t1_m{n:04d}" for n in range(250) if n != 199} <= got, "nothing between the old mark and the scan lost"
 
@@ -333,7 +316,7 @@ def test_an_empty_page_within_a_poll_is_the_listings_end() -> None:
     fake.scripted[MENTIONS] = [full_page_then_more]
     result = poll(fake)
     assert [request.url.params.get("after") for request in fake.requests_to(MENTIONS)] == [None, "t1_m0099"]
-    assert len(result.ids()) == 100
+    assert len(result.ids) == 100
     assert "mentions_next" not in result.cursor
     assert result.cursor["mentions"] == (NOW - timedelta(minutes=5)).isoformat()
 
@@ -349,7 +332,7 @@ def test_a_new_source_reads_back_through_its_backfill_window_only() -> None:
         for item in fake.listings[MENTIONS]
         if item["data"]["created_utc"] >= (NOW - timedelta(hours=24)).timestamp()
     ]
-    assert result.ids() == inside and 0 < len(inside) < 300
+    assert result.ids == inside and 0 < len(inside) < 300
     assert len(fake.requests_to(MENTIONS)) == 2  # the page that crosses the window's start is the last
 
 
@@ -455,7 +438,7 @@ def test_keywords_in_subreddits_search_each_for_new_posts() -> None:
 def test_subreddits_alone_watch_every_new_post_and_keywords_alone_search_all_of_reddit() -> None:
     fake = FakeReddit(listings={"/r/AcmeOwners/new": [fixture("link.json")], "/search": []})
     result = poll(fake, options={"subreddits": "AcmeOwners"})
-    assert result.ids() == ["t3_1pa1b2c"]
+    assert result.ids == ["t3_1pa1b2c"]
     assert "new_acmeowners" in result.cursor
 
     fake.requests.clear()
@@ -506,7 +489,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(reddit_log: l
     fake.scripted[MENTIONS] = [with_junk]
     result = poll(fake)
     assert result.error is None
-    assert result.ids() == ["t1_ok1", "t1_ok2"]
+    assert result.ids == ["t1_ok1", "t1_ok2"]
     assert result.pages[0].skipped == 3
     skipped = malformed(reddit_log)
     assert {getattr(record, "item_id", "absent") for record in skipped} == {"t1_bad1", "t1_bad2", None}
@@ -515,7 +498,7 @@ def test_malformed_items_are_skipped_counted_and_logged_by_id_only(reddit_log: l
     # re-read in the next scan (it is within the settle margin): counted once
     reddit_log.clear()
     again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=1))
-    assert again.ids() == []
+    assert again.ids == []
     assert sum(page.skipped for page in again.pages) == 0
 
 
@@ -533,13 +516,13 @@ def test_an_item_that_makes_no_valid_message_is_skipped_by_id(reddit_log: list[l
     )
     result = poll(fake)
     assert result.error is None
-    assert result.ids() == ["t1_ok1", "t1_ok2"]
+    assert result.ids == ["t1_ok1", "t1_ok2"]
     assert result.pages[0].skipped == 1
     (skipped,) = malformed(reddit_log)
     assert getattr(skipped, "item_id", "absent") == ""
     assert_logged_by_id_only(reddit_log, "4242", "Elm Row")
     again = poll(fake, cursor=result.cursor, now=NOW + timedelta(minutes=10))
-    assert again.error is None and again.ids() == []
+    assert again.error is None and again.ids == []
 
 
 def test_a_200_page_that_is_not_json_raises_connector_error() -> None:
@@ -563,7 +546,7 @@ def test_the_poll_stops_before_the_window_is_spent_and_waits_the_reset_in_second
     assert result.error.retry_at == NOW + timedelta(seconds=317)  # seconds from now, not an epoch
     assert len(fake.requests_to(MENTIONS)) == 2
     assert fake.remaining == 1.0  # one request left unspent
-    assert len(result.ids()) == 200  # both pages read are kept
+    assert len(result.ids) == 200  # both pages read are kept
     assert result.cursor["mentions_next"] == "t1_m0199"
 
 

@@ -29,13 +29,13 @@ from replywatch.connectors.base import (
     BudgetExhausted,
     ConnectorError,
     Meter,
-    Page,
     RateLimited,
     SessionCache,
 )
 from replywatch.connectors.youtube import YouTubeConnector
 from replywatch.models import MessageKind, Source
 from tests.support.connectors import (
+    Poll,
     Scripted,
     acme_source,
     assert_logged_by_id_only,
@@ -220,21 +220,6 @@ class FakeGoogle:
 
     def token_requests(self) -> list[httpx.Request]:
         return [request for request in self.requests if str(request.url) == TOKEN_URL]
-
-
-@dataclass
-class Poll:
-    pages: list[Page]
-    error: ConnectorError | None
-    meter: Meter
-
-    @property
-    def ids(self) -> list[str]:
-        return [message.platform_id for page in self.pages for message in page.messages]
-
-    @property
-    def cursor(self) -> dict[str, str]:
-        return self.pages[-1].cursor
 
 
 def poll(

@@ -7,6 +7,8 @@ these are read first. When to retry: ``Retry-After`` if sent, else the ``google.
 401 or UNAUTHENTICATED -> AuthFailed (``google_oauth.request`` has already retried once with a
 fresh token); other 403s (PERMISSION_DENIED: access to the location or app was withdrawn) too.
 A 400 for a request that carried a saved page token -> StaleToken, so the stream starts afresh.
+
+``list_reviews`` reads one page of either API's reviews list that way.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 
 import httpx
 
-from replywatch.connectors.base import AuthFailed, RateLimited
-from replywatch.connectors.http import DEFAULT_BACKOFF, check, parse_retry_after
-from replywatch.connectors.review_feed import StaleToken
+from replywatch.connectors import google_oauth
+from replywatch.connectors.base import AuthFailed, ConnectorError, PollContext, RateLimited
+from replywatch.connectors.http import DEFAULT_BACKOFF, Params, check, json_body, parse_retry_after
+from replywatch.connectors.review_feed import Listing, StaleToken
 
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED"})
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
@@ -81,3 +84,22 @@ def listed_review_id(item: object) -> str | None:
     if isinstance(item, dict) and item.get("reviewId") is not None:
         return str(item["reviewId"])
     return None
+
+
+async def list_reviews(
+    ctx: PollContext, url: str, params: Params, *, token_sent: bool, name: str, next_token_at: tuple[str, ...]
+) -> Listing:
+    """One page of a Google reviews list (``reviews``, each API naming its next page token at its own
+    ``next_token_at`` path in the body), through ``google_oauth`` and read by ``check_google``."""
+    response = check_google(await google_oauth.request(ctx, "GET", url, params=params), ctx.now, token_sent=token_sent)
+    body = json_body(response)
+    if not isinstance(body, dict) or not isinstance(body.get("reviews", []), list):
+        raise ConnectorError(f"{name} page is not a reviews list")
+    following: Any = body
+    for key in next_token_at:
+        following = following.get(key) if isinstance(following, dict) else None
+    return Listing(
+        items=list(body.get("reviews") or []),
+        next_token=str(following) if following else None,
+        headers=response.headers,
+    )

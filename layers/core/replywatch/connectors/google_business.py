@@ -34,10 +34,9 @@ from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel
 
-from replywatch.connectors import google_oauth
 from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext
-from replywatch.connectors.google_api import check_google, listed_review_id
-from replywatch.connectors.http import Params, json_body
+from replywatch.connectors.google_api import list_reviews, listed_review_id
+from replywatch.connectors.http import Params
 from replywatch.connectors.review_feed import (
     Feed,
     Listing,
@@ -99,17 +98,13 @@ class GoogleBusinessConnector:
             params: Params = [("pageSize", str(PAGE_SIZE)), ("orderBy", "updateTime desc")]
             if token:
                 params.append(("pageToken", token))
-            response = check_google(
-                await google_oauth.request(ctx, "GET", url, params=params), ctx.now, token_sent=bool(token)
-            )
-            body = json_body(response)
-            if not isinstance(body, dict) or not isinstance(body.get("reviews", []), list):
-                raise ConnectorError("Google Business Profile page is not a reviews list")
-            token = body.get("nextPageToken")
-            return Listing(
-                items=list(body.get("reviews") or []),
-                next_token=str(token) if token else None,
-                headers=response.headers,
+            return await list_reviews(
+                ctx,
+                url,
+                params,
+                token_sent=bool(token),
+                name="Google Business Profile",
+                next_token_at=("nextPageToken",),
             )
 
         feed = Feed(

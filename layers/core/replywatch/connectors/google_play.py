@@ -34,10 +34,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from replywatch.connectors import google_oauth
 from replywatch.connectors.base import BudgetRule, ConnectorError, Page, PollContext
-from replywatch.connectors.google_api import check_google, listed_review_id
-from replywatch.connectors.http import Params, json_body
+from replywatch.connectors.google_api import list_reviews, listed_review_id
+from replywatch.connectors.http import Params
 from replywatch.connectors.review_feed import Feed, Listing, Review, reply_message, review_message, sweep, walk
 
 logger = logging.getLogger(__name__)
@@ -99,18 +98,13 @@ class GooglePlayConnector:
                 params.append(("translationLanguage", language))
             if token:
                 params.append(("token", token))
-            response = check_google(
-                await google_oauth.request(ctx, "GET", url, params=params), ctx.now, token_sent=bool(token)
-            )
-            body = json_body(response)
-            if not isinstance(body, dict) or not isinstance(body.get("reviews", []), list):
-                raise ConnectorError("Google Play page is not a reviews list")
-            paging = body.get("tokenPagination")
-            following = paging.get("nextPageToken") if isinstance(paging, dict) else None
-            return Listing(
-                items=list(body.get("reviews") or []),
-                next_token=str(following) if following else None,
-                headers=response.headers,
+            return await list_reviews(
+                ctx,
+                url,
+                params,
+                token_sent=bool(token),
+                name="Google Play",
+                next_token_at=("tokenPagination", "nextPageToken"),
             )
 
         feed = Feed(

@@ -486,6 +486,9 @@ class FakeXServer(HttpFake):
     def __init__(self, api: XApi, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0) -> None:
         self.api = api
         self.latency_ms = latency_ms
+        self.in_flight = 0
+        self.most_in_flight = 0  # how many requests were ever being answered at once
+        self._counting = threading.Lock()
         super().__init__(host=host, port=port)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -501,9 +504,16 @@ class FakeXServer(HttpFake):
                 self._answer("GET")
 
             def _answer(self, method: str) -> None:
-                if server.latency_ms:
-                    time.sleep(server.latency_ms / 1000)
-                status, body, headers = server.api.answer(method, self.path, dict(self.headers.items()))
+                with server._counting:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    if server.latency_ms:
+                        time.sleep(server.latency_ms / 1000)
+                    status, body, headers = server.api.answer(method, self.path, dict(self.headers.items()))
+                finally:
+                    with server._counting:
+                        server.in_flight -= 1
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

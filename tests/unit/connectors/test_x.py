@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -568,10 +567,8 @@ def test_the_fake_server_answers_concurrent_clients_with_its_latency() -> None:
             async with httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
                 return await asyncio.gather(*(c.get(MENTIONS_PATH, params={"max_results": "5"}) for _ in range(40)))
 
-        started = time.monotonic()
         responses = asyncio.run(fetch_all())
-        elapsed = time.monotonic() - started
     assert {response.status_code for response in responses} == {200}
     assert all(response.json()["meta"]["result_count"] == 5 for response in responses)
     assert int(responses[0].headers["x-rate-limit-remaining"]) > 0
-    assert 0.2 <= elapsed < 4, "40 requests of 200 ms each are served side by side, not one after another"
+    assert server.most_in_flight > 1, "requests are answered side by side, not one after another"

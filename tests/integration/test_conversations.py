@@ -122,3 +122,47 @@ def test_a_follow_up_whose_first_message_never_arrives_counts_on_its_own(runtime
     record = runtime.runtime.messages.get("acme#x#f9")
     assert record is not None and record.counted
     assert stats(T0)["received"] == 1
+
+
+def test_a_sweep_meeting_a_follow_up_before_its_unprocessed_first_message_counts_one_conversation(
+    runtime,  # type: ignore[no-untyped-def]
+) -> None:
+    # Both stream records were lost; the sweep happens to reach the follow-up first.
+    messages = runtime.runtime.messages
+    assert messages.put_new(THREAD[1], ingested_at=T0 - timedelta(minutes=1), expires_at=T0 + timedelta(days=400))
+    assert messages.put_new(THREAD[0], ingested_at=T0, expires_at=T0 + timedelta(days=400))
+    aws.load_handler("sweep").runtime.sweeper.sweep(T0 + PENDING_GRACE + timedelta(minutes=1))
+
+    assert messages.get("acme#x#f1").opener_key == "acme#x#o1"
+    assert messages.get("acme#x#o1").counted
+    assert stats(T0)["received"] == 1
+
+
+def test_a_follow_up_after_the_answer_opens_a_conversation_whatever_the_order_of_its_own_follow_ups(
+    runtime,  # type: ignore[no-untyped-def]
+    pump: aws.StreamPump,
+) -> None:
+    store(runtime, THREAD)
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    # After the brand's answer (minute 10): f5 replies to the first message, f6 to f5; f6 is processed first.
+    store(runtime, [post("f5", 20, parent="o1"), post("f6", 25, parent="f5")])
+    records = pump.new_records()
+    runtime.lambda_handler(aws.stream_event(list(reversed(records))), aws.LambdaContext())
+    aws.load_handler("sweep").runtime.sweeper.sweep(T0 + PENDING_GRACE + timedelta(minutes=30))
+
+    messages = runtime.runtime.messages
+    assert messages.get("acme#x#f5").counted and messages.get("acme#x#f5").opener_key is None
+    assert messages.get("acme#x#f6").opener_key == "acme#x#f5"
+    figures = stats(T0)
+    assert (figures["received"], figures["responded"], figures["open"]) == (2, 1, 1)
+
+
+def test_a_redelivered_batch_never_leaves_a_message_both_counted_and_filed(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    store(runtime, THREAD)
+    records = pump.new_records()
+    for _ in range(3):
+        runtime.lambda_handler(aws.stream_event(records), aws.LambdaContext())
+    for platform_id in ("o1", "f1", "f2"):
+        record = runtime.runtime.messages.get(f"acme#x#{platform_id}")
+        assert record is not None and not (record.counted and record.opener_key)
+    assert stats(T0)["received"] == 1

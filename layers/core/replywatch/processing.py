@@ -55,6 +55,8 @@ class Processor:
                 self.match_reply(brand, record.parent_key, record.key, record.created_at)
             self.messages.settle(record.key)  # a customer message is settled when it is counted
             return
+        # The stream's image is as stored; a redelivery must see what processing has decided since.
+        record = self.messages.get(record.key) or record
         classification = self.classifier.classify(record.text)
         due_at = sla.first_response_due(record.created_at, brand.policy(self.default_sla))
         place = self._place(brand, record, final=final)
@@ -100,6 +102,8 @@ class Processor:
         if not is_follow_up(record):
             return Place.OPENS
         opener = self._opener(record)
+        if isinstance(opener, _NotYet):
+            return Place.WAIT  # its parent is a follow-up still being placed: after it, this one
         if opener is None:
             return Place.OPENS if final else Place.WAIT
         if opener.first_response_at is not None and opener.first_response_at <= record.created_at:
@@ -113,23 +117,21 @@ class Processor:
             self.match_reply(brand, opener.key, reply_key, replied_at)
         return Place.JOINS
 
-    def _opener(self, record: MessageRecord) -> MessageRecord | None:
-        """The processed message that opened ``record``'s conversation, or None if not known yet."""
-        current = record
-        for _ in range(MAX_THREAD_DEPTH):
-            if current.parent_key is None:
-                return None
-            parent = self.messages.get(current.parent_key)
-            if parent is None or parent.from_brand:
-                return None
-            if parent.opener_key is not None:
-                return self.messages.get(parent.opener_key)
-            if parent.counted:
-                return parent
-            if not is_follow_up(parent):
-                return None  # an opener not yet processed
-            current = parent
-        return None
+    def _opener(self, record: MessageRecord) -> MessageRecord | _NotYet | None:
+        """The message that opens the conversation ``record`` continues: its parent, when that opens
+        one (counted or not yet), or the parent's opener. ``_NOT_YET`` while the parent is a follow-up
+        not placed yet (each is placed after its parent, so a chain resolves from the top);
+        None when the parent is not stored (it may never be: an old post, outside the window)."""
+        if record.parent_key is None:
+            return None
+        parent = self.messages.get(record.parent_key)
+        if parent is None or parent.from_brand:
+            return None
+        if parent.opener_key is not None:
+            return self.messages.get(parent.opener_key)
+        if parent.counted or not is_follow_up(parent):
+            return parent
+        return _NOT_YET
 
     def on_removed(self, record: MessageRecord, now: datetime) -> None:
         """A stored message expired (TTL) or was deleted: if it was waiting, it waits no more."""
@@ -181,3 +183,10 @@ def is_follow_up(message: Message) -> bool:
         and message.parent_author_id is not None
         and message.parent_author_id == message.author_id
     )
+
+
+class _NotYet:
+    """The parent is a follow-up whose own conversation is not decided yet."""
+
+
+_NOT_YET = _NotYet()

@@ -326,7 +326,8 @@ class MessageStore:
                         record.key,
                         "SET " + ", ".join(open_sets) + " REMOVE pending_pk",
                         open_values,
-                        "attribute_not_exists(counted) AND attribute_not_exists(first_response_at)",
+                        "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
+                        " AND attribute_not_exists(first_response_at)",
                         names={"#status": "status"},
                     ),
                     day,
@@ -344,7 +345,8 @@ class MessageStore:
                         record.key,
                         "SET " + ", ".join(sets) + " REMOVE pending_pk",
                         values,
-                        "attribute_not_exists(counted) AND attribute_exists(first_response_at)",
+                        "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
+                        " AND attribute_exists(first_response_at)",
                     ),
                     day,
                 ]

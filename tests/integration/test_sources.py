@@ -34,3 +34,13 @@ def test_reconfiguring_a_source_keeps_its_cursor_only_while_it_reads_the_same_ac
     assert state.put_source(source(base_url="https://two.example")) is True
     [(stored, fresh)] = state.list_sources()
     assert stored.base_url == "https://two.example" and fresh.cursor == {}
+
+
+def test_a_poll_finishing_after_the_source_was_repointed_does_not_bring_back_its_old_state(aws_env: None) -> None:
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    polled = source()
+    state.put_source(polled)
+    state.put_source(source(base_url="https://two.example"))  # reconnected while the poll ran
+    state.save_source_state(polled, SourceState(cursor={"account_id": "7", "notifications": "900"}))
+    [(stored, fresh)] = state.list_sources()
+    assert stored.base_url == "https://two.example" and fresh.cursor == {}

@@ -14,7 +14,7 @@ import pytest
 
 from replywatch.alerts import AlertContent
 from replywatch.connectors import REGISTRY, AuthFailed, ConnectorError, Page, PollContext
-from replywatch.connectors.base import BudgetRule, Meter, daily_pacific, monthly_utc
+from replywatch.connectors.base import BudgetExhausted, BudgetRule, Meter, daily_pacific, monthly_utc
 from replywatch.health import Incident, open_incidents
 from replywatch.models import Health, Message, MessageKind, Recipient, Source, SourceState, Usage
 from replywatch.polling import Poller
@@ -47,6 +47,8 @@ class FakeConnector:
             raise AuthFailed("HTTP 401")
         if outcome == "error":
             raise ConnectorError("HTTP 503")
+        if outcome == "capped":  # the platform's own cap, before our meter's
+            raise BudgetExhausted(datetime(2026, 12, 1, tzinfo=UTC))
         assert ctx.meter is not None
         ctx.meter.require(1)
         spent = min(BEHAVIOUR.reads, ctx.meter.remaining)
@@ -250,3 +252,49 @@ def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
     assert resume is not None
     assert poll(poller, resume) == {"acme-x": "ok"}
     assert state.state_of("acme-x").resume_after is None
+
+
+def test_the_platforms_own_cap_alerts_that_polling_stopped_even_below_our_budget() -> None:
+    poller, state, outbox = setup(source("acme-x"))
+    BEHAVIOUR.outcome["acme-x"] = "capped"
+    assert poll(poller, NOW) == {"acme-x": "budget_exhausted"}
+    assert [subject for _, subject in subjects(outbox)] == [
+        "[ReplyWatch] Acme: metered source acme-x has run out of budget"
+    ]
+    assert state.state_of("acme-x").resume_after == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("hours", ["inf", "1e12", "nan", "-3", "soon"])
+def test_odd_silence_thresholds_neither_crash_nor_alert_at_once(hours: str) -> None:
+    poller, _, outbox = setup(source("acme-x", silent_after_hours=hours))
+    BEHAVIOUR.outcome["acme-x"] = "silent"
+    BEHAVIOUR.reads = 0
+    assert poll(poller, NOW) == {"acme-x": "ok"}
+    assert poll(poller, NOW + timedelta(hours=1)) == {"acme-x": "ok"}
+    assert outbox.emails == []
+
+
+def test_a_source_whose_alerts_cannot_be_sent_still_saves_its_state_and_others_are_polled() -> None:
+    poller, state, _ = setup(source("broken"), source("fine"))
+    BEHAVIOUR.outcome.update(broken="auth")
+
+    def unreachable(brand_id: str) -> None:
+        raise ConnectionError("state table unreachable")
+
+    state.get_brand = unreachable  # type: ignore[method-assign]
+    assert poll(poller, NOW) == {"broken": "auth_failed", "fine": "ok"}
+    assert state.state_of("broken").failing_since == NOW, "the health is kept; the alert waits for the next poll"
+
+
+def test_one_source_that_cannot_be_recorded_does_not_stop_the_others() -> None:
+    poller, state, _ = setup(source("unsaved"), source("fine"))
+    save = state.save_source_state
+
+    def fails_for_one(changed: Source, new_state: SourceState) -> None:
+        if changed.source_id == "unsaved":
+            raise ConnectionError("throttled")
+        save(changed, new_state)
+
+    state.save_source_state = fails_for_one  # type: ignore[method-assign]
+    assert poll(poller, NOW) == {"unsaved": "error", "fine": "ok"}
+    assert state.state_of("fine").last_ok_at == NOW

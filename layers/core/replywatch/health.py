@@ -16,6 +16,7 @@ from replywatch.models import Health, Source, SourceState, Usage
 FAILING_AFTER = timedelta(minutes=30)
 SILENT_AFTER = timedelta(days=7)
 SILENT_OPTION = "silent_after_hours"  # per source; 0 turns the silence alert off
+MAX_SILENT_HOURS = 24 * 366
 BUDGET_WARN_AT = 0.8
 # A failing source is retried less often the longer it fails (a quarter of its outage), at most
 # this far apart: a revoked token is not hammered every minute, and a fixed one is seen soon.
@@ -84,12 +85,16 @@ def open_incidents(
     if silent_for is not None and quiet_since is not None and now - quiet_since >= silent_for:
         found.append(OpenIncident(Incident.SILENT, quiet_since.isoformat()))
     usage = state.usage
-    if usage is not None and usage.limit > 0:
-        if usage.used >= usage.limit:
-            found.append(OpenIncident(Incident.BUDGET_EXHAUSTED, usage.period))
-        elif usage.used >= BUDGET_WARN_AT * usage.limit:
-            found.append(OpenIncident(Incident.BUDGET_WARNING, usage.period))
+    if state.health is Health.BUDGET_EXHAUSTED or (usage is not None and usage.limit > 0 and usage.used >= usage.limit):
+        # Stopped by our meter, or by the platform's own cap (X's UsageCapExceeded) before it.
+        found.append(OpenIncident(Incident.BUDGET_EXHAUSTED, usage.period if usage else _resumes(state)))
+    elif usage is not None and usage.limit > 0 and usage.used >= BUDGET_WARN_AT * usage.limit:
+        found.append(OpenIncident(Incident.BUDGET_WARNING, usage.period))
     return found
+
+
+def _resumes(state: SourceState) -> str:
+    return state.resume_after.isoformat() if state.resume_after else "unknown"
 
 
 def silent_after(source: Source) -> timedelta | None:
@@ -100,7 +105,9 @@ def silent_after(source: Source) -> timedelta | None:
         hours = float(raw)
     except ValueError:
         return SILENT_AFTER
-    return timedelta(hours=hours) if hours > 0 else None
+    if not hours > 0:  # 0 turns it off (and so does nan)
+        return None
+    return timedelta(hours=min(hours, MAX_SILENT_HOURS))
 
 
 def to_notify(state: SourceState, incidents: list[OpenIncident]) -> list[OpenIncident]:

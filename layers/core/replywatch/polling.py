@@ -71,7 +71,18 @@ class Poller:
 
         async def bounded(source: Source, state: SourceState) -> SourceReport:
             async with hosts[_host(source)], limit:
-                return await self.poll_source(source, state, client, now)
+                try:
+                    return await self.poll_source(source, state, client, now)
+                except Exception as error:  # storage trouble for one source: the others go on
+                    logger.error(
+                        "source poll could not be recorded",
+                        extra={
+                            "source_id": source.source_id,
+                            "brand_id": source.brand_id,
+                            "error": type(error).__name__,
+                        },
+                    )
+                    return SourceReport(source_id=source.source_id, brand_id=source.brand_id, health=Health.ERROR.value)
 
         reports = await asyncio.gather(*(bounded(source, state) for source, state in due))
         return PollReport(sources=list(reports))
@@ -141,8 +152,11 @@ class Poller:
             usage=meter.usage if meter else None,
             cursor=cursor,
         )
-        state, delivery = await asyncio.to_thread(self._tell_admins, source, state, now)
-        report.alerts_sent, report.alerts_failed = delivery.sent, delivery.failed
+        try:
+            state, delivery = await asyncio.to_thread(self._tell_admins, source, state, now)
+            report.alerts_sent, report.alerts_failed = delivery.sent, delivery.failed
+        except Exception as error:  # the incident stays untold: the next poll tells it; the state is saved
+            logger.warning("source alert not sent", extra={**log, "error": type(error).__name__})
         await asyncio.to_thread(self.state.save_source_state, source, state)
         logger.info(
             "source polled",

@@ -641,14 +641,25 @@ class StateStore:
         return found
 
     def save_source_state(self, source: Source, state: SourceState) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=_serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
-            UpdateExpression="SET #state = :state",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues=_values(state=state.model_dump(mode="json", exclude_none=True)),
-        )
+        """Save what a poll learnt, unless the source was removed or pointed at another account
+        (base URL or secret) meanwhile: that source starts afresh, not with this one's cursor."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({"pk": SOURCES_PK, "sk": f"{source.brand_id}#{source.source_id}"}),
+                UpdateExpression="SET #state = :state",
+                ConditionExpression="attribute_exists(pk) AND #base_url = :base_url AND #token_secret = :token_secret",
+                ExpressionAttributeNames={"#state": "state", "#base_url": "base_url", "#token_secret": "token_secret"},
+                ExpressionAttributeValues=_values(
+                    state=state.model_dump(mode="json", exclude_none=True),
+                    base_url=source.base_url,
+                    token_secret=source.token_secret,
+                ),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            logger.info("source changed during its poll; state not saved", extra={"source_id": source.source_id})
 
     def put_recipient(self, recipient: Recipient) -> None:
         item = recipient.model_dump(mode="json")

@@ -506,7 +506,9 @@ def _read_mention(
         )
     except GraphUnavailable as error:
         parsed.retry = True
-        logger.warning("instagram mention not read for now; Meta delivers it again", extra={**ids, "error": str(error)})
+        logger.warning(
+            "instagram mention not read for now; Meta delivers it again", extra={**ids, "error": type(error).__name__}
+        )
     except RateLimited as limited:
         given_up.add((source.brand_id, source.source_id))
         parsed.skipped += 1
@@ -517,10 +519,12 @@ def _read_mention(
     except AuthFailed as error:
         given_up.add((source.brand_id, source.source_id))
         parsed.skipped += 1
-        logger.warning("instagram mention not read: the token was refused", extra={**ids, "error": str(error)})
+        logger.warning(
+            "instagram mention not read: the token was refused", extra={**ids, "error": type(error).__name__}
+        )
     except ConnectorError as error:
         parsed.skipped += 1
-        logger.warning("instagram mention not read", extra={**ids, "error": str(error)})
+        logger.warning("instagram mention not read", extra={**ids, "error": type(error).__name__})
     return None
 
 

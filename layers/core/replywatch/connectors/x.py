@@ -155,7 +155,10 @@ class XConnector:
             response = await _get(ctx, url, token, params)
             if resumed and response.status_code == 400:
                 # X no longer knows the saved token: read the window again from its start.
-                logger.warning("x pagination token refused", extra={"source_id": ctx.source.source_id, "stream": name})
+                logger.warning(
+                    "x refused the saved page position: the window is read again",
+                    extra={"source_id": ctx.source.source_id, "stream": name},
+                )
                 cursor.pop(name + NEXT, None)
                 cursor.pop(name + NEWEST, None)
                 continue

@@ -105,9 +105,7 @@ def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPol
             "-- ReplyWatch",
         ]
     )
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
-    )
+    rows = _html_rows(facts)
     link_html = f'<p><a href="{html.escape(link, quote=True)}">Open the message</a></p>' if link else ""
     body = (
         "<!doctype html><html><body>"
@@ -119,6 +117,12 @@ def render(kind: AlertKind, message: MessageRecord, brand: Brand, policy: SlaPol
         f"ReplyWatch {brand.name}: {headline}, {message.platform} {message.author_handle}, {age} old (SLA {sla})", link
     )
     return AlertContent(subject=subject, text=text, html=body, sms=sms)
+
+
+def _html_rows(facts: list[tuple[str, str]]) -> str:
+    return "".join(
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
+    )
 
 
 def _fit_sms(summary: str, link: str) -> str:
@@ -220,9 +224,7 @@ def render_source(
     text = "\n".join(
         [f"{what} {headline}.", advice, "", *(f"{label}: {value}" for label, value in facts), "", "-- ReplyWatch"]
     )
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in facts
-    )
+    rows = _html_rows(facts)
     body = (
         "<!doctype html><html><body>"
         f"<h2>{html.escape(what)} {html.escape(headline)}</h2><p>{html.escape(advice)}</p><table>{rows}</table>"

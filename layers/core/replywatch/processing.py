@@ -69,10 +69,7 @@ class Processor:
                 "inbound message",
                 extra={"message_key": record.key, "counted": counted, "sentiment": classification.sentiment.value},
             )
-            replies = self.messages.replies_to(record.key)
-            if replies:
-                reply_key, replied_at = replies[0]
-                self.match_reply(brand, record.key, reply_key, replied_at)
+            self._match_earliest_reply(brand, record.key, answers=record.key)
         if classification.sentiment is Sentiment.NEGATIVE:
             # Not only when just counted: a redelivery after a crash mid-send sends what is unsent.
             classified = record.model_copy(
@@ -111,11 +108,15 @@ class Processor:
         if not self.messages.fold(record, opener.key):
             return Place.OPENS  # counted on its own by an earlier run
         logger.info("follow-up joins its conversation", extra={"message_key": record.key, "opener": opener.key})
-        replies = self.messages.replies_to(record.key)
+        self._match_earliest_reply(brand, record.key, answers=opener.key)
+        return Place.JOINS
+
+    def _match_earliest_reply(self, brand: Brand, replied_to: str, *, answers: str) -> None:
+        """Brand replies to ``replied_to`` stored before it was placed: the earliest answers ``answers``."""
+        replies = self.messages.replies_to(replied_to)
         if replies:
             reply_key, replied_at = replies[0]
-            self.match_reply(brand, opener.key, reply_key, replied_at)
-        return Place.JOINS
+            self.match_reply(brand, answers, reply_key, replied_at)
 
     def _opener(self, record: MessageRecord) -> MessageRecord | _NotYet | None:
         """The message that opens the conversation ``record`` continues: its parent, when that opens

@@ -108,7 +108,7 @@ class Runtime:
         return Poller(
             messages=self.messages,
             state=self.state,
-            secrets=SecretsManagerReader(self._session.client("secretsmanager")),
+            secrets=self.secrets,
             retention=timedelta(days=self.settings.retention_days),
             max_pages=self.settings.max_pages_per_source,
             concurrency=self.settings.poll_concurrency,

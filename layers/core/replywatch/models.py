@@ -7,11 +7,13 @@ travel further. Nothing here talks to AWS or reads the clock.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # brand, source and recipient ids
 _SLUG = re.compile(SLUG_PATTERN)
@@ -101,14 +103,185 @@ def message_key(brand: str, platform: str, platform_id: str, network: str | None
     return f"{brand}#{where}#{platform_id}"
 
 
+class Priority(StrEnum):
+    """A negative message, a complaint or a brand keyword ("refund", "lawyer") is HIGH."""
+
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class Wait(StrEnum):
+    """Which promise a customer's message waits on."""
+
+    FIRST = "first"  # a new conversation: the first-response target
+    NEXT = "next"  # the customer wrote again after the brand's reply: the next-response target
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-(([01][0-9]|2[0-3]):([0-5][0-9])|24:00)$")
+
+
+def _spans(value: list[str]) -> list[str]:
+    minutes = []
+    for span in value:
+        match = _SPAN.match(span)
+        if not match:
+            raise ValueError(f"{span!r}: opening hours are written HH:MM-HH:MM, e.g. 09:00-17:30")
+        start = int(match.group(1)) * 60 + int(match.group(2))
+        end = 24 * 60 if match.group(3) == "24:00" else int(match.group(4)) * 60 + int(match.group(5))
+        if end <= start:
+            raise ValueError(f"{span!r}: closes before it opens (split a span that crosses midnight in two days)")
+        minutes.append((start, end))
+    minutes.sort()
+    for (_, end), (start, _) in pairwise(minutes):
+        if start < end:
+            raise ValueError("opening hours of one day overlap")
+    return value
+
+
+Spans = Annotated[list[str], AfterValidator(_spans)]
+
+
+def _default_week() -> dict[str, list[str]]:
+    return {day: ["09:00-17:00"] for day in WEEKDAYS[:5]}
+
+
+class BusinessHours(BaseModel):
+    """When the brand's team answers, in the brand's time zone (``Brand.timezone``).
+
+    Due times count only these hours: a message that arrives on Friday evening with a
+    one-hour target is due one hour after opening on Monday (or Tuesday, if Monday is a
+    public holiday)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weekly: Annotated[
+        dict[str, Spans],
+        Field(description="Opening hours per weekday (mon..sun), e.g. {'mon': ['09:00-12:00', '13:00-17:00']}"),
+    ] = Field(default_factory=_default_week)
+    holidays_country: Annotated[
+        str | None, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country for public holidays, e.g. GB")
+    ] = None
+    holidays_subdivision: Annotated[
+        str | None, Field(description="Subdivision for regional holidays, e.g. SCT (GB) or BY (DE)")
+    ] = None
+    closed_dates: Annotated[frozenset[date], Field(description="Other days the team is closed (company holidays)")] = (
+        frozenset()
+    )
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekdays(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(value) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"weekdays are mon, tue, wed, thu, fri, sat, sun; not {sorted(unknown)}")
+        if not any(value.values()):
+            raise ValueError("business hours must open on at least one weekday")
+        return value
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> BusinessHours:
+        if self.holidays_subdivision and not self.holidays_country:
+            raise ValueError("holidays_subdivision needs holidays_country")
+        return self
+
+
+class SlaOverride(BaseModel):
+    """A different target for one channel (platform), one priority, or both."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Annotated[str | None, Field(description="Platform, e.g. 'x'; None: every channel")] = None
+    priority: Annotated[Priority | None, Field(description="None: every priority")] = None
+    first_response_seconds: Annotated[int | None, Field(gt=0, le=30 * 86400)] = None
+    next_response_seconds: Annotated[int | None, Field(gt=0, le=30 * 86400)] = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> SlaOverride:
+        if self.channel is None and self.priority is None:
+            raise ValueError("an override names a channel, a priority or both")
+        if self.first_response_seconds is None and self.next_response_seconds is None:
+            raise ValueError("an override sets first_response_seconds, next_response_seconds or both")
+        return self
+
+    def matches(self, channel: str, priority: Priority) -> bool:
+        return self.channel in (None, channel) and self.priority in (None, priority)
+
+
 class SlaPolicy(BaseModel):
-    """How fast a brand promises to answer. Business hours arrive in a later release."""
+    """How fast a brand promises to answer, and whom to tell as the promise comes due."""
 
     model_config = ConfigDict(frozen=True)
 
     first_response_seconds: Annotated[
         int, Field(gt=0, le=30 * 86400, description="Target for the brand's first reply, in seconds")
     ]
+    next_response_seconds: Annotated[
+        int | None,
+        Field(gt=0, le=30 * 86400, description="Target when the customer writes again after a reply; None: same"),
+    ] = None
+    business_hours: Annotated[BusinessHours | None, Field(description="None: the clock runs around the clock")] = None
+    warn_before_seconds: Annotated[
+        int | None,
+        Field(ge=0, le=30 * 86400, description="Warn this long before due; None: a fifth of the target; 0: never"),
+    ] = None
+    escalate_at: Annotated[
+        tuple[float, ...],
+        Field(description="Escalation levels, as multiples of the target: (2.0,) escalates once at twice the target"),
+    ] = (2.0,)
+    overrides: Annotated[
+        tuple[SlaOverride, ...], Field(description="Most specific wins: channel and priority, then either")
+    ] = ()
+
+    @field_validator("escalate_at")
+    @classmethod
+    def _rising(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(multiple <= 1 for multiple in value) or list(value) != sorted(set(value)):
+            raise ValueError("escalation multiples are above 1 and rising, e.g. [2, 4]")
+        if len(value) > 5:
+            raise ValueError("at most 5 escalation levels")
+        return value
+
+    def target_seconds(self, channel: str, priority: Priority, wait: Wait = Wait.FIRST) -> int:
+        """The target for a message: the most specific override that sets it, else the policy's."""
+        ranked = sorted(
+            (o for o in self.overrides if o.matches(channel, priority)),
+            key=lambda o: (o.channel is not None) + (o.priority is not None),
+            reverse=True,
+        )
+        for override in ranked:
+            if wait is Wait.NEXT and override.next_response_seconds is not None:
+                return override.next_response_seconds
+            if override.first_response_seconds is not None and (
+                wait is Wait.FIRST or self.next_response_seconds is None
+            ):
+                return override.first_response_seconds
+        if wait is Wait.NEXT and self.next_response_seconds is not None:
+            return self.next_response_seconds
+        return self.first_response_seconds
+
+    def warn_before(self, target_seconds: int) -> int:
+        return target_seconds // 5 if self.warn_before_seconds is None else self.warn_before_seconds
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/London") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+
+
+class StormControl(BaseModel):
+    """More than ``limit`` message alerts within ``window_minutes`` become one summary."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 10
+    window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
 
 
 class Brand(BaseModel):
@@ -118,6 +291,14 @@ class Brand(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     sla: Annotated[SlaPolicy | None, Field(description="None: the stack's default SLA")] = None
     enabled: bool = True
+    timezone: Annotated[
+        TimeZoneName, Field(description="IANA zone for business hours, quiet hours and the daily digest")
+    ] = "UTC"
+    priority_keywords: Annotated[
+        tuple[str, ...], Field(description="Words that make a message HIGH priority, e.g. refund, cancel, lawyer")
+    ] = ()
+    storm: StormControl = Field(default_factory=StormControl)
+    digest_hour: Annotated[int, Field(ge=0, le=23, description="Local hour the daily digest goes out")] = 8
 
     def policy(self, default: SlaPolicy) -> SlaPolicy:
         return self.sla or default
@@ -205,7 +386,43 @@ class Channel(StrEnum):
     SMS = "sms"
 
 
+class AlertKind(StrEnum):
+    WARNING = "warning"  # the due time is near
+    OVERDUE = "overdue"  # the due time has passed: the breach alert
+    ESCALATION = "escalation"  # still unanswered at a multiple of the target (levels 1, 2, ...)
+    NEGATIVE = "negative"
+    SUMMARY = "summary"  # storm control: many alerts in a short window, told once
+    DIGEST = "digest"  # the daily email
+    SOURCE = "source"  # a connected account needs attention: the brand's admins take these
+
+
+MESSAGE_ALERTS = frozenset({AlertKind.WARNING, AlertKind.OVERDUE, AlertKind.ESCALATION, AlertKind.NEGATIVE})
+_KIND_NAME = re.compile(r"^(warning|overdue|negative|summary|digest|source|escalation(-[1-5])?)$")
+
+
+def _kinds(value: frozenset[str]) -> frozenset[str]:
+    for name in value:
+        if not _KIND_NAME.match(name):
+            raise ValueError(
+                f"{name!r}: alert kinds are warning, overdue, escalation (every level) or escalation-N,"
+                " negative, summary, digest and source"
+            )
+    return value
+
+
+AlertKinds = Annotated[frozenset[str], AfterValidator(_kinds)]
+
+
+def _quiet(value: str) -> str:
+    match = re.match(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$", value)
+    if not match or match.group(1, 2) == match.group(3, 4):
+        raise ValueError("quiet hours are written HH:MM-HH:MM, e.g. 22:00-07:00")
+    return value
+
+
 class Recipient(BaseModel):
+    """Someone who receives alerts: which kinds, on which channels, and when not to text them."""
+
     model_config = ConfigDict(frozen=True)
 
     brand_id: Slug
@@ -213,7 +430,22 @@ class Recipient(BaseModel):
     name: str
     email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     phone: Annotated[str | None, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] = None
-    alert_kinds: frozenset[str] = frozenset({"overdue", "negative"})
+    alert_kinds: Annotated[
+        AlertKinds,
+        Field(description="What they receive: warning, overdue, escalation[-N], negative, summary, digest, source"),
+    ] = frozenset({"overdue", "negative"})
+    sms_kinds: Annotated[
+        AlertKinds | None, Field(description="Kinds also sent by SMS (None: all they receive but the digest)")
+    ] = None
+    quiet_hours: Annotated[
+        str | None, Field(description="No SMS between these local times, e.g. 22:00-07:00; held until they end")
+    ] = None
+    timezone: Annotated[TimeZoneName | None, Field(description="For quiet hours; None: the brand's")] = None
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        return None if value is None else _quiet(value)
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -224,11 +456,26 @@ class Recipient(BaseModel):
             found.add(Channel.SMS)
         return frozenset(found)
 
+    def wants(self, kind: AlertKind, level: int = 0) -> frozenset[Channel]:
+        """The channels this recipient takes an alert of ``kind`` (an escalation's ``level``) on."""
+        names = {kind.value} if kind is not AlertKind.ESCALATION else {"escalation", f"escalation-{level}"}
+        if not names & self.alert_kinds:
+            return frozenset()
+        channels = set()
+        if self.email:
+            channels.add(Channel.EMAIL)
+        if self.phone and kind is not AlertKind.DIGEST:
+            sms = self.sms_kinds if self.sms_kinds is not None else self.alert_kinds
+            if names & sms:
+                channels.add(Channel.SMS)
+        return frozenset(channels)
 
-class AlertKind(StrEnum):
-    OVERDUE = "overdue"
-    NEGATIVE = "negative"
-    SOURCE = "source"  # a connected account needs attention: the brand's admins take these
+
+class Intent(StrEnum):
+    COMPLAINT = "complaint"
+    QUESTION = "question"
+    PRAISE = "praise"
+    OTHER = "other"
 
 
 class Classification(BaseModel):
@@ -236,6 +483,8 @@ class Classification(BaseModel):
 
     sentiment: Sentiment
     score: Annotated[float, Field(ge=-1.0, le=1.0, description="-1 most negative .. 1 most positive")]
+    intent: Intent = Intent.OTHER
+    language: Annotated[str | None, Field(description="ISO 639-1 code when the provider detected it")] = None
 
 
 class MessageRecord(Message):
@@ -251,3 +500,9 @@ class MessageRecord(Message):
     first_response_seconds: int | None = None
     responded_by: str | None = None
     overdue_at: UtcDatetime | None = None
+    intent: Intent | None = None
+    priority: Priority | None = None
+    wait: Wait | None = None  # None on messages stored before waits were told apart: FIRST
+    target_seconds: int | None = None  # the SLA target this message was given
+    alert_at: UtcDatetime | None = None  # when its next SLA alert (warning, breach, escalation) is due
+    alert_stage: int | None = None  # which: see sla.Stage

@@ -1,21 +1,12 @@
-"""Sentiment classification behind one small interface.
-
-The default provider runs offline inside the Lambda at no per-message cost: a
-compact lexicon with negation and intensity handling. Other providers (Amazon
-Comprehend, Bedrock, a multilingual model) implement :class:`Classifier`.
-"""
+"""The offline provider: runs inside the Lambda at no per-message cost."""
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from collections.abc import Sequence
 
+from replywatch.classify.intent import intent_of
 from replywatch.models import Classification, Sentiment
-
-
-class Classifier(Protocol):
-    def classify(self, text: str) -> Classification: ...
-
 
 # Weights on a -3..3 scale; the words customers use when writing to a brand.
 _LEXICON: dict[str, float] = {
@@ -150,8 +141,8 @@ _NEGATIVE_BELOW = -0.25
 _POSITIVE_ABOVE = 0.25
 
 
-class LexiconClassifier:
-    """Offline English sentiment: sum of word weights, negation flips, boosters scale."""
+class OfflineClassifier:
+    """Offline sentiment: sum of word weights, negation flips, boosters scale."""
 
     def classify(self, text: str) -> Classification:
         words = _WORD.findall(text.lower().translate(_APOSTROPHES))
@@ -177,8 +168,11 @@ class LexiconClassifier:
             sentiment = Sentiment.POSITIVE
         else:
             sentiment = Sentiment.NEUTRAL
-        return Classification(sentiment=sentiment, score=round(score, 4))
+        return Classification(sentiment=sentiment, score=round(score, 4), intent=intent_of(text, sentiment, None))
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        return [self.classify(text) for text in texts]
 
 
-def default_classifier() -> Classifier:
-    return LexiconClassifier()
+def default_classifier() -> OfflineClassifier:
+    return OfflineClassifier()

@@ -1,178 +1,359 @@
-"""The offline provider: runs inside the Lambda at no per-message cost."""
+"""The offline provider: lexicons inside the Lambda, no per-message cost, eight languages.
+
+1. Normalise: HTML entities decoded, URLs and @handles dropped, hashtags split
+   (``#WorstServiceEver`` → worst service ever), emoticons read before folding case and
+   accents, elongations collapsed when the long form is unknown (``sooo`` → ``so``).
+2. Guess the language: Arabic or Devanagari script, else counts of each language's
+   stop words (no external service).
+3. Look every token up in the language's lexicon (exact forms, then phrases, then stems),
+   then in English (customers mix it in), then emoji and emoticons.
+4. Scale: a negator within three words before flips and dampens (×-0.75), an intensifier
+   before multiplies by 1.3, what follows "but" counts 1.5×, what precedes it 0.5×,
+   exclamation marks add 10% each (up to three). A negator with no opinion word in its
+   reach counts as mild negative evidence (-1, AFINN's own weight for "no").
+5. Decide on AFINN's -5..5 scale: mild negative evidence (a net -0.75 or below) is
+   negative; positive needs a net +1.9, one clearly positive word. The asymmetry is the
+   product's: missing an unhappy customer costs more than a second look at a calm one.
+
+The data are loaded once per container, on first use.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
-from replywatch.classify.intent import intent_of
+from replywatch.classify import languages
+from replywatch.classify.base import fold
+from replywatch.classify.core import CORE_WORDS
+from replywatch.classify.customer import CUSTOMER_WORDS
+from replywatch.classify.intent import COMPLAINT_CUES, PRAISE_CUES, intent_of
 from replywatch.models import Classification, Sentiment
 
-# Weights on a -3..3 scale; the words customers use when writing to a brand.
-_LEXICON: dict[str, float] = {
-    # negative
-    "angry": -2.5,
-    "annoyed": -2.0,
-    "annoying": -2.0,
-    "appalling": -3.0,
-    "awful": -3.0,
-    "bad": -2.0,
-    "broke": -2.0,
-    "broken": -2.0,
-    "bug": -1.5,
-    "buggy": -2.0,
-    "cancel": -1.5,
-    "charged": -1.0,
-    "complaint": -2.0,
-    "crash": -2.0,
-    "crashes": -2.0,
-    "crashing": -2.0,
-    "dead": -2.0,
-    "delay": -1.5,
-    "delayed": -1.5,
-    "disappointed": -2.5,
-    "disappointing": -2.5,
-    "disgusting": -3.0,
-    "dreadful": -3.0,
-    "error": -1.5,
-    "fail": -2.0,
-    "failed": -2.0,
-    "fails": -2.0,
-    "failing": -2.0,
-    "failure": -2.0,
-    "fraud": -3.0,
-    "frustrated": -2.5,
-    "frustrating": -2.5,
-    "furious": -3.0,
-    "garbage": -3.0,
-    "hate": -3.0,
-    "horrible": -3.0,
-    "ignored": -2.0,
-    "ignoring": -2.0,
-    "incompetent": -3.0,
-    "joke": -1.5,
-    "lawyer": -2.0,
-    "lost": -1.5,
-    "mess": -2.0,
-    "missing": -1.5,
-    "never": -1.0,
-    "outage": -2.0,
-    "overcharged": -2.5,
-    "pathetic": -3.0,
-    "poor": -2.0,
-    "problem": -1.5,
-    "refund": -1.5,
-    "ridiculous": -2.5,
-    "rubbish": -2.5,
-    "rude": -2.5,
-    "scam": -3.0,
-    "shame": -2.0,
-    "slow": -1.5,
-    "stuck": -1.5,
-    "sucks": -3.0,
-    "terrible": -3.0,
-    "trash": -2.5,
-    "unacceptable": -3.0,
-    "unhappy": -2.5,
-    "upset": -2.0,
-    "useless": -3.0,
-    "waiting": -1.0,
-    "worse": -2.5,
-    "worst": -3.0,
-    "wrong": -1.5,
-    # positive
-    "amazing": 3.0,
-    "appreciate": 2.0,
-    "awesome": 3.0,
-    "best": 2.5,
-    "brilliant": 3.0,
-    "excellent": 3.0,
-    "fantastic": 3.0,
-    "fast": 1.5,
-    "fixed": 1.5,
-    "glad": 2.0,
-    "good": 2.0,
-    "great": 2.5,
-    "happy": 2.5,
-    "helpful": 2.0,
-    "love": 3.0,
-    "loving": 3.0,
-    "nice": 2.0,
-    "perfect": 3.0,
-    "pleased": 2.0,
-    "quick": 1.5,
-    "recommend": 2.0,
-    "resolved": 1.5,
-    "smooth": 1.5,
-    "solved": 1.5,
-    "superb": 3.0,
-    "thank": 1.5,
-    "thanks": 1.5,
-    "wonderful": 3.0,
-    "works": 1.0,
-}
-_NEGATORS = frozenset(
-    {
-        "not",
-        "no",
-        "never",
-        "dont",
-        "don't",
-        "doesnt",
-        "doesn't",
-        "didnt",
-        "didn't",
-        "isnt",
-        "isn't",
-        "wasnt",
-        "wasn't",
-        "cant",
-        "can't",
-        "cannot",
-        "wont",
-        "won't",
-    }
+LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ar", "hi")
+
+NEGATIVE_AT_OR_BELOW = -0.75  # net evidence on AFINN's scale: one mild negative word, or a negated mild positive
+POSITIVE_AT_OR_ABOVE = 1.9  # one clearly positive word (AFINN +2), or two mild ones
+NEGATION_SCALE = -0.75
+BOOST = 1.3
+BARE_NEGATOR = -1.0
+COMPLAINT_CUE = -1.5  # a complaint cue no lexicon rates ("refund", "still waiting") is mild negative evidence
+PRAISE_CUE = 2.0  # a thanks no lexicon rates ("danke", "shukriya"): AFINN's "thank" is +2
+ALPHA = 15.0  # squashes the net evidence into -1..1 as VADER does: x / sqrt(x² + alpha)
+
+_URL = re.compile(r"https?://\S*|www\.\S+|\bhttps?\b", re.IGNORECASE)
+_HANDLE = re.compile(r"@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|_")
+_EMOTICON = re.compile(
+    "|".join(re.escape(e) for e in sorted(languages.EMOTICONS, key=len, reverse=True)).join(
+        (r"(?:(?<=\s)|^)(?:", r")(?=\s|$|[.,!?])")
+    )
 )
-_BOOSTERS = {"very": 1.3, "really": 1.3, "so": 1.2, "extremely": 1.5, "totally": 1.3, "absolutely": 1.5, "still": 1.2}
-_WORD = re.compile(r"[a-z']+")
-# Phones type ’ (U+2019) or ʼ (U+02BC) for the apostrophe in "isn't".
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
-_NEGATIVE_BELOW = -0.25
-_POSITIVE_ABOVE = 0.25
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963"
+_TOKEN = re.compile(
+    rf"(?:[^\W\d_]|[{_MARKS}])+(?:['’](?:[^\W\d_]|[{_MARKS}])+)*['’]?"  # words, with inner apostrophes
+    r"|[.!?¿¡;:؟,\n]"  # clause boundaries
+    r"|[\u2190-\u2bff\U0001f000-\U0001faff]"  # pictographs: emoji, hearts, arrows
+)
+_BOUNDARY = frozenset(".!?¿¡;:؟,\n")
+_ELONGATED = re.compile(r"(.)\1{2,}")
+_REPEATED = re.compile(r"(.)\1+")
+_LAUGHTER = re.compile(r"^(?:(?:ha|ja|he|je|hi|ah|aha|ka|kk)[hjk]?){2,}$")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+_LATIN = re.compile(r"[a-zA-Zà-ÿ]")
+# Where the negation follows the verb it negates.
+_POST_NEGATORS = {"de": frozenset({"nicht", "kein", "keine", "nie"}), "fr": frozenset({"pas", "jamais", "rien"})}
+_ARABIC_PREFIXES = ("", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
+_ARABIC_SUFFIXES = ("", "ها", "هم", "كم", "نا", "ه", "ك", "ي", "ات", "ون", "ين", "ا")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: dict[str, float]
+    stems: dict[str, float]
+    phrase_heads: frozenset[str]  # first words of multi-word entries
+    arabic: bool = False
+
+    def phrase(self, tokens: Sequence[str], start: int) -> tuple[float, int] | None:
+        if tokens[start] not in self.phrase_heads:
+            return None
+        for length in (4, 3, 2):
+            weight = self.words.get(" ".join(tokens[start : start + length]))
+            if weight is not None and start + length <= len(tokens):
+                return weight, length
+        return None
+
+    def word(self, token: str) -> float | None:
+        weight = self.words.get(token)
+        if weight is None and self.arabic:
+            weight = self._arabic(token)
+        if weight is not None or not self.stems:
+            return weight
+        # nlp.js's stems are Snowball stems: a word is its stem plus a suffix of at most ~5 letters.
+        for end in range(len(token), max(3, len(token) - 5) - 1, -1):
+            weight = self.stems.get(token[:end])
+            if weight is not None:
+                return weight
+        return None
+
+    def _arabic(self, token: str) -> float | None:
+        """Arabic writes "and", "the", "with" and possessives onto the word: try it without them."""
+        for prefix in _ARABIC_PREFIXES:
+            if not token.startswith(prefix) or len(token) - len(prefix) < 2:
+                continue
+            core = token[len(prefix) :]
+            for suffix in _ARABIC_SUFFIXES:
+                if core.endswith(suffix) and len(core) - len(suffix) >= 2:
+                    weight = self.words.get(core[: len(core) - len(suffix)] if suffix else core)
+                    if weight is not None:
+                        return weight
+        return None
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    negators: frozenset[str]
+    intensifiers: frozenset[str]
+    contrasts: frozenset[str]
+    stopwords: frozenset[str]
+
+
+def _folded(words: Sequence[str]) -> frozenset[str]:
+    return frozenset(fold(word) for word in words)
+
+
+@cache
+def _language(code: str) -> Language:
+    return Language(
+        code=code,
+        negators=_folded(languages.NEGATORS.get(code, ())) | _folded(languages.NEGATORS["en"]),
+        intensifiers=_folded(languages.INTENSIFIERS.get(code, ())) | _folded(languages.INTENSIFIERS["en"]),
+        contrasts=_folded(languages.CONTRASTS.get(code, ())) | _folded(languages.CONTRASTS["en"]),
+        stopwords=_folded(languages.STOPWORDS.get(code, ())),
+    )
+
+
+def _read(name: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(
+        resources.files("replywatch.classify").joinpath("data", name).read_text("utf-8")
+    )
+    return data
+
+
+@cache
+def _lexicon(code: str) -> Lexicon:
+    data = _read(f"lexicon-{code}.json")
+    words: dict[str, float] = dict(data["words"])  # type: ignore[call-overload]
+    stems: dict[str, float] = dict(data["stems"])  # type: ignore[call-overload]
+    language = _language(code)
+    function_words = language.negators | language.intensifiers | language.contrasts
+    if code == "en":
+        words.update(CUSTOMER_WORDS)
+    for word in function_words:  # a negator scores through negation, not as an opinion of its own
+        words.pop(word, None)
+        stems.pop(word, None)
+    for word, weight in CORE_WORDS.get(code, {}).items():
+        words.setdefault(fold(word), float(weight))
+    for cue in COMPLAINT_CUES.get(code, ()):
+        words.setdefault(" ".join(fold(cue).split()), COMPLAINT_CUE)
+    for cue in PRAISE_CUES.get(code, ()):
+        words.setdefault(" ".join(fold(cue).split()), PRAISE_CUE)
+    heads = frozenset(key.split(" ", 1)[0] for key in words if " " in key)
+    return Lexicon(words=words, stems=stems, phrase_heads=heads, arabic=code == "ar")
+
+
+@cache
+def _emoji() -> dict[str, float]:
+    return {key.replace("\ufe0f", ""): float(value) for key, value in _read("emoji.json").items()}  # type: ignore[arg-type]
+
+
+@cache
+def _pictograph(char: str) -> float | None:
+    """An emoji's polarity: emoji-emotion's rating, else its Unicode name's English words."""
+    rated = _emoji().get(char)
+    if rated is not None:
+        return rated
+    name = unicodedata.name(char, "").lower().split()
+    english = _lexicon("en").words
+    total = sum(english.get(word, 0.0) for word in name if word not in ("face", "with", "of"))
+    return max(-3.0, min(3.0, total)) or None
+
+
+def guess_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, among those we have lexicons for, or None."""
+    latin = len(_LATIN.findall(text))
+    if len(_ARABIC.findall(text)) > latin:
+        return "ar"
+    if len(_DEVANAGARI.findall(text)) > latin:
+        return "hi"
+    tokens = [t for t in _tokens(fold(text)) if t not in _BOUNDARY]
+    best, best_hits = None, 0.0
+    for code in ("en", "es", "fr", "de", "it", "pt", "hi"):
+        stopwords = _language(code).stopwords
+        words = _lexicon(code).words
+        # Stop words say most; a word of four letters or more that only one lexicon knows says a little.
+        hits = sum(
+            1.0 if token in stopwords else 0.5 if len(token) >= 4 and token in words else 0.0 for token in tokens
+        )
+        if hits > best_hits:
+            best, best_hits = code, hits
+    return best
+
+
+def _normalise(text: str) -> tuple[str, float]:
+    """The text to tokenise (folded), and the weight of the emoticons taken out of it."""
+    text = html.unescape(text).replace("\ufe0f", "")
+    text = _HANDLE.sub(" ", _URL.sub(" ", text))
+    text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
+    emoticons = 0.0
+
+    def take(match: re.Match[str]) -> str:
+        nonlocal emoticons
+        emoticons += languages.EMOTICONS[match.group(0)]
+        return " "
+
+    text = _EMOTICON.sub(take, text)
+    return fold(text), emoticons
+
+
+def _tokens(folded: str) -> list[str]:
+    tokens: list[str] = []
+    for token in _TOKEN.findall(folded):
+        token = token.replace("’", "'")
+        head, apostrophe, rest = token.partition("'")
+        if apostrophe and rest and head in languages.ELISIONS:
+            tokens.extend((head + "'", rest))  # l'app → l' app; n'est → n' est
+        else:
+            tokens.append(token.rstrip("'") or token)
+    return tokens
 
 
 class OfflineClassifier:
-    """Offline sentiment: sum of word weights, negation flips, boosters scale."""
+    """Multilingual lexicon sentiment with negation, intensity and contrast; intent by rules."""
 
     def classify(self, text: str) -> Classification:
-        words = _WORD.findall(text.lower().translate(_APOSTROPHES))
-        total = 0.0
-        for index, word in enumerate(words):
-            weight = _LEXICON.get(word)
-            if weight is None:
-                continue
-            window = words[max(0, index - 3) : index]
-            if any(w in _NEGATORS for w in window) and word != "never":
-                weight = -weight * 0.75
-            if index and words[index - 1] in _BOOSTERS:
-                weight *= _BOOSTERS[words[index - 1]]
-            total += weight
+        language = guess_language(text)
+        total = self.evidence(text, language)
         exclaims = min(text.count("!"), 3)
-        if total:
-            total *= 1 + 0.1 * exclaims
-        # squash to -1..1 (the same normalisation the VADER paper uses, alpha=15)
-        score = total / ((total * total + 15) ** 0.5)
-        if score <= _NEGATIVE_BELOW:
+        total *= 1 + 0.1 * exclaims
+        score = total / ((total * total + ALPHA) ** 0.5)
+        if total <= NEGATIVE_AT_OR_BELOW:
             sentiment = Sentiment.NEGATIVE
-        elif score >= _POSITIVE_ABOVE:
+        elif total >= POSITIVE_AT_OR_ABOVE:
             sentiment = Sentiment.POSITIVE
         else:
             sentiment = Sentiment.NEUTRAL
-        return Classification(sentiment=sentiment, score=round(score, 4), intent=intent_of(text, sentiment, None))
+        return Classification(
+            sentiment=sentiment,
+            score=round(score, 4),
+            intent=intent_of(text, sentiment, language),
+            language=language,
+        )
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         return [self.classify(text) for text in texts]
 
+    def evidence(self, text: str, language: str | None) -> float:
+        """Net sentiment evidence on AFINN's -5..5 scale per word, before exclamation marks."""
+        folded, total = _normalise(text)
+        tokens = _tokens(folded)
+        code = language or "en"
+        rules = _language(code)
+        own = _lexicon(code)
+        english = _lexicon("en") if code != "en" else None
+        weights: list[float] = []
+        contrast_at = -1
+        clause_start = 0
+        pending_negator: int | None = None
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            if token in _BOUNDARY:
+                if pending_negator is not None:
+                    weights.append(BARE_NEGATOR)
+                    pending_negator = None
+                clause_start = index + 1
+                index += 1
+                continue
+            if token in rules.contrasts:
+                contrast_at = len(weights)
+            span = 1
+            weight: float | None
+            phrase = own.phrase(tokens, index)
+            if phrase is not None:
+                weight, span = phrase
+            else:
+                weight = self._word(token, own, english, rules)
+            if weight is None:
+                if token in rules.negators:
+                    if pending_negator is not None:
+                        weights.append(BARE_NEGATOR)
+                    pending_negator = index
+                elif pending_negator is not None and index - pending_negator > 3:
+                    weights.append(BARE_NEGATOR)
+                    pending_negator = None
+                index += span
+                continue
+            window = tokens[max(clause_start, index - 3) : index]
+            negated = any(word in rules.negators for word in window)
+            if not negated and code in _POST_NEGATORS:
+                after = tokens[index + span : index + span + 2]  # "gefällt mir nicht", "j'aime pas"
+                negated = any(word in _POST_NEGATORS[code] for word in after)
+            if negated:
+                weight *= NEGATION_SCALE
+                pending_negator = None
+            previous = tokens[index - 1] if index else ""
+            if previous in rules.intensifiers:
+                weight *= BOOST
+            weights.append(weight)
+            index += span
+        if pending_negator is not None:
+            weights.append(BARE_NEGATOR)
+        if contrast_at >= 0:
+            weights = [w * 0.5 for w in weights[:contrast_at]] + [w * 1.5 for w in weights[contrast_at:]]
+        return total + sum(weights)
 
+    @staticmethod
+    def _word(token: str, own: Lexicon, english: Lexicon | None, rules: Language) -> float | None:
+        if len(token) == 1 and not token.isalpha():
+            return _pictograph(token)
+        if token in rules.negators or token in rules.intensifiers or token in rules.contrasts:
+            return None
+        shorthand = languages.SHORTHAND.get(token)
+        if shorthand is not None or _LAUGHTER.match(token):
+            return shorthand or 2.0
+        candidates = [token]
+        if _ELONGATED.search(token):
+            candidates += [_ELONGATED.sub(r"\1\1", token), _REPEATED.sub(r"\1", token)]
+        for candidate in candidates:
+            weight = own.word(candidate)
+            if weight is not None:
+                return weight
+            if (
+                english is not None
+                and len(candidate) >= 4
+                and candidate not in rules.stopwords
+                and candidate not in languages.FALSE_FRIENDS
+            ):
+                weight = english.words.get(candidate)
+                if weight is not None:
+                    return weight
+        return None
+
+
+LexiconClassifier = OfflineClassifier
+
+
+@cache
 def default_classifier() -> OfflineClassifier:
+    """One per container: the lexicons load on first use and stay."""
     return OfflineClassifier()

@@ -1,4 +1,4 @@
-"""The offline lexicon classifier: polarity, negation and the score's range."""
+"""The offline classifier: polarity, negation and the score's range, in several languages; intent."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replywatch.classify import LexiconClassifier, default_classifier
-from replywatch.models import Sentiment
+from replywatch.classify import LexiconClassifier, OfflineClassifier, default_classifier, intent_of
+from replywatch.classify.offline import guess_language
+from replywatch.models import Intent, Sentiment
 
 classifier = LexiconClassifier()
 
@@ -154,3 +155,137 @@ def test_any_text_classifies_within_bounds(text: str) -> None:
 
 def test_default_classifier_is_the_lexicon() -> None:
     assert isinstance(default_classifier(), LexiconClassifier)
+    assert LexiconClassifier is OfflineClassifier
+    assert default_classifier() is default_classifier()  # one per container: the lexicons load once
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Mi pedido llegó roto y nadie responde, qué vergüenza", "es"),
+        ("Commande reçue cassée, service client nul", "fr"),
+        ("Das Paket ist kaputt angekommen, echt schlecht", "de"),
+        ("Il pacco è arrivato rotto, pessimo servizio", "it"),
+        ("Meu pedido chegou quebrado, péssimo atendimento", "pt"),
+        ("الخدمة سيئة جدا", "ar"),
+        ("यह सेवा बहुत बुरी है, बेकार", "hi"),
+        ("yaar ye service bahut bekar hai", "hi"),
+    ],
+)
+def test_complaints_in_other_languages_are_negative(text: str, language: str) -> None:
+    result = classifier.classify(text)
+    assert result.sentiment is Sentiment.NEGATIVE
+    assert result.language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Muchas gracias, el servicio es excelente", "es"),
+        ("Merci beaucoup, c'est parfait !", "fr"),
+        ("Vielen Dank, das ist wirklich toll!", "de"),
+        ("Grazie mille, servizio fantastico", "it"),
+        ("Muito obrigado, adorei o atendimento!", "pt"),
+        ("شكرا جزيلا، خدمة رائعة", "ar"),
+        ("ekdum mast service hai bhai, shukriya", "hi"),
+    ],
+)
+def test_praise_in_other_languages_is_positive(text: str, language: str) -> None:
+    result = classifier.classify(text)
+    assert result.sentiment is Sentiment.POSITIVE
+    assert result.language == language
+
+
+@pytest.mark.parametrize(
+    ("plain", "negated"),
+    [
+        ("C'est bon", "C'est pas bon"),
+        ("C'est très bon", "Ce n'est pas très bon"),
+        ("J'aime ça", "J'aime pas ça"),
+        ("Das ist gut", "Das ist nicht gut"),
+        ("Das gefällt mir", "Das gefällt mir nicht"),
+        ("Es bueno", "No es bueno"),
+        ("È buono", "Non è buono"),
+        ("O produto é bom", "O produto não é bom"),
+    ],
+)
+def test_negation_in_other_languages(plain: str, negated: str) -> None:
+    assert classifier.classify(plain).sentiment is Sentiment.POSITIVE
+    assert classifier.classify(negated).sentiment is Sentiment.NEGATIVE
+
+
+def test_accents_and_elongations_do_not_hide_a_word() -> None:
+    assert classifier.classify("service pessimo").sentiment is Sentiment.NEGATIVE  # pésimo without its accent
+    assert classifier.classify("this is sooooo baaaad").sentiment is Sentiment.NEGATIVE
+
+
+def test_hashtags_are_split_handles_and_urls_ignored() -> None:
+    assert classifier.classify("#WorstServiceEver").sentiment is Sentiment.NEGATIVE
+    assert classifier.classify("@terrible_support https://bad.example/awful").sentiment is Sentiment.NEUTRAL
+
+
+def test_emoji_and_emoticons_carry_sentiment() -> None:
+    assert classifier.classify("delivery today 😡").sentiment is Sentiment.NEGATIVE
+    assert classifier.classify("delivery today 😍").sentiment is Sentiment.POSITIVE
+    assert classifier.classify("delivery today :(").sentiment is Sentiment.NEGATIVE
+    assert classifier.classify("delivery today :D").sentiment is Sentiment.POSITIVE
+
+
+def test_what_follows_but_weighs_more() -> None:
+    assert classifier.classify("The staff were nice but the food was awful").sentiment is Sentiment.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Where is my parcel?", "en"),
+        ("The delivery was late again and nobody answers my emails", "en"),
+        ("¿Dónde está mi pedido?", "es"),
+        ("Wo bleibt meine Bestellung", "de"),
+        ("Pourquoi ma commande n'est pas arrivée", "fr"),
+        ("Quanto costa la spedizione per il mio ordine?", "it"),
+        ("Vocês entregam no sábado?", "pt"),
+        ("هل يوجد توصيل اليوم؟", "ar"),
+        ("kya aap aaj deliver karoge", "hi"),
+    ],
+)
+def test_language_guess(text: str, language: str) -> None:
+    assert guess_language(text) == language
+
+
+def test_language_is_none_without_evidence() -> None:
+    assert guess_language("") is None
+    assert guess_language("123 !!!") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("I want a refund, the blender arrived broken. Terrible.", Intent.COMPLAINT),
+        ("Still waiting for my order, this is unacceptable", Intent.COMPLAINT),
+        ("Mi pedido llegó roto, quiero un reembolso. Fatal.", Intent.COMPLAINT),
+        ("Das Paket ist kaputt, ich will eine Rückerstattung. Schlecht!", Intent.COMPLAINT),
+        ("Ce produit ne marche pas, c'est nul", Intent.COMPLAINT),
+        ("What time do you open on Sunday?", Intent.QUESTION),
+        ("¿A qué hora abren?", Intent.QUESTION),
+        ("Wann kommt mein Paket", Intent.QUESTION),
+        ("هل يوجد توصيل اليوم؟", Intent.QUESTION),
+        ("Thank you so much, the team was wonderful!", Intent.PRAISE),
+        ("Merci beaucoup, c'est parfait !", Intent.PRAISE),
+        ("Vielen Dank, das ist wirklich toll!", Intent.PRAISE),
+        ("Just saw your new ad on TV", Intent.OTHER),
+        ("When I ordered it was a Tuesday", Intent.OTHER),
+    ],
+)
+def test_intent(text: str, intent: Intent) -> None:
+    assert classifier.classify(text).intent is intent
+
+
+def test_a_complaint_cue_without_negative_sentiment_is_not_a_complaint() -> None:
+    assert intent_of("How do refunds work?", Sentiment.NEUTRAL) is Intent.QUESTION
+    assert intent_of("the refund arrived, thanks", Sentiment.POSITIVE) is Intent.PRAISE
+
+
+def test_classify_many_matches_classify() -> None:
+    texts = ["terrible", "merci beaucoup", "", "¿dónde está?"]
+    assert classifier.classify_many(texts) == [classifier.classify(text) for text in texts]

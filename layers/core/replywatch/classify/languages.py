@@ -129,6 +129,10 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "sind",
         "bei",
         "kein",
+        "mein",
+        "meine",
+        "meinen",
+        "wo",
     ),
     "it": (
         "il",

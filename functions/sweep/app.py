@@ -1,4 +1,5 @@
-"""Scheduled every minute: flag open messages whose due time has passed, and alert."""
+"""Scheduled every minute: warn, flag and escalate unanswered messages as their due time comes;
+send storm summaries and SMS held for quiet hours."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -23,5 +24,15 @@ runtime = Runtime(Settings.from_env())
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = runtime.sweeper.sweep(datetime.now(UTC))
     metrics.add_metric(name="MessagesOverdue", unit=MetricUnit.Count, value=len(report.flagged))
+    metrics.add_metric(name="MessagesWarned", unit=MetricUnit.Count, value=len(report.warned))
+    metrics.add_metric(name="MessagesEscalated", unit=MetricUnit.Count, value=len(report.escalated))
+    metrics.add_metric(name="StormSummaries", unit=MetricUnit.Count, value=report.summaries)
     metrics.add_metric(name="AlertsFailed", unit=MetricUnit.Count, value=report.alerts_failed)
-    return {"flagged": report.flagged, "failed": report.failed, "alerts_failed": report.alerts_failed}
+    return {
+        "flagged": report.flagged,
+        "warned": report.warned,
+        "escalated": report.escalated,
+        "summaries": report.summaries,
+        "failed": report.failed,
+        "alerts_failed": report.alerts_failed,
+    }

@@ -129,7 +129,7 @@ def test_email_may_only_be_sent_from_the_alert_sender_and_sms_never_to_topics() 
     senders = [
         name for name, body in functions().items() if {"Ref": "AlertSendingPolicy"} in body["Properties"]["Policies"]
     ]
-    assert sorted(senders) == ["PollFunction", "ProcessFunction", "SweepFunction"]
+    assert sorted(senders) == ["DigestFunction", "PollFunction", "ProcessFunction", "SweepFunction"]
     for name, body in functions().items():
         inline = str([p for p in body["Properties"].get("Policies", []) if isinstance(p, dict) and "Statement" in p])
         assert "ses:" not in inline and "sns:" not in inline, f"{name} may only send through AlertSendingPolicy"

@@ -193,8 +193,9 @@ class Poller:
                 claims=self.state,
                 notifier=self.notifier,
                 now=now,
+                timezone=brand.timezone,
             )
-            sent, failed = sent + delivery.sent, failed + delivery.failed
+            sent, failed = sent + delivery.sent + delivery.held, failed + delivery.failed
             if delivery.failed == 0:
                 told.append(found)
             logger.info(

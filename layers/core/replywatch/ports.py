@@ -7,14 +7,87 @@ pass anything with the same methods.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from replywatch.models import Brand, Classification, Message, MessageRecord, Recipient, Source, SourceState
+from replywatch.models import (
+    AlertKind,
+    Brand,
+    Classification,
+    Message,
+    MessageRecord,
+    Priority,
+    Recipient,
+    Source,
+    SourceState,
+    StormControl,
+    Wait,
+)
 
 
 class Conflict(Exception):
     """A conditional write lost a race: re-read and decide again."""
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What processing decided about a customer message beyond its sentiment."""
+
+    priority: Priority = Priority.NORMAL
+    wait: Wait = Wait.FIRST
+    target_seconds: int | None = None
+    alert: tuple[int, datetime] | None = None  # the first stage of its alert ladder, and when
+
+
+@dataclass(frozen=True)
+class HeldSms:
+    """An SMS kept back during its recipient's quiet hours."""
+
+    brand_id: str
+    release_at: datetime
+    subject_key: str  # the message (or source, or storm window) it is about
+    slot: str  # its claim: sent at most once
+    recipient_id: str
+    text: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class StormWindow:
+    """A brand's alerts within one storm-control window."""
+
+    brand_id: str
+    start: datetime
+    end: datetime
+    suppressed: dict[str, int] = field(default_factory=dict)  # kind -> alerts folded into the summary
+
+
+class AlertClaims(Protocol):
+    def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool: ...
+
+    def release_alert(self, message_key: str, slot: str) -> None: ...
+
+
+class AlertLedger(AlertClaims, Protocol):
+    """Claims, plus SMS held for quiet hours."""
+
+    def hold_sms(self, held: HeldSms, *, expires_at: datetime) -> None: ...
+
+
+class StormLedger(Protocol):
+    def admit_alert(self, brand_id: str, event_id: str, kind: AlertKind, *, now: datetime, storm: StormControl) -> bool:
+        """True: send it; False: over the limit, folded into the window's summary. The same
+        ``event_id`` gets the same answer every time."""
+        ...
+
+    def storm_windows(self, brand_id: str, *, ended_by: datetime) -> list[StormWindow]: ...
+
+    def close_storm_window(self, window: StormWindow) -> bool: ...
+
+    def held_sms(self, brand_id: str, now: datetime) -> list[HeldSms]: ...
+
+    def drop_held(self, held: HeldSms, *, retry: bool) -> None: ...
 
 
 class MessageSink(Protocol):
@@ -28,7 +101,7 @@ class MessageRepository(MessageSink, Protocol):
 
     def replies_to(self, parent_key: str) -> list[tuple[str, datetime]]: ...
 
-    def due_keys(self, brand: str, now: datetime) -> Iterator[str]: ...
+    def alert_keys(self, brand: str, now: datetime) -> Iterator[str]: ...
 
     def pending_keys(self, brand: str, ingested_before: datetime) -> Iterator[str]: ...
 
@@ -36,7 +109,9 @@ class MessageRepository(MessageSink, Protocol):
 
     def fold(self, record: MessageRecord, opener_key: str) -> bool: ...
 
-    def count_inbound(self, record: MessageRecord, *, due_at: datetime, classification: Classification) -> bool: ...
+    def count_inbound(
+        self, record: MessageRecord, *, due_at: datetime, classification: Classification, triage: Triage | None = None
+    ) -> bool: ...
 
     def record_first_response(
         self,
@@ -49,7 +124,9 @@ class MessageRepository(MessageSink, Protocol):
         previous_within_sla: bool,
     ) -> None: ...
 
-    def mark_overdue(self, record: MessageRecord, *, now: datetime) -> bool: ...
+    def advance_alert(
+        self, record: MessageRecord, *, after: int, following: tuple[int, datetime] | None, overdue: bool, now: datetime
+    ) -> bool: ...
 
     def forget(self, record: MessageRecord, *, now: datetime) -> bool: ...
 
@@ -69,8 +146,10 @@ class SourceRepository(Protocol):
 
     def release_alert(self, message_key: str, slot: str) -> None: ...
 
+    def hold_sms(self, held: HeldSms, *, expires_at: datetime) -> None: ...
 
-class StateRepository(SourceRepository, Protocol):
+
+class StateRepository(SourceRepository, StormLedger, Protocol):
     def list_brands(self) -> list[Brand]: ...
 
 

@@ -11,14 +11,24 @@ index; the sweep finishes it, and after the grace period counts it on its own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
 from replywatch import alerts, sla
-from replywatch.classify import Classifier
-from replywatch.models import AlertKind, Brand, Message, MessageRecord, MessageStatus, Sentiment, SlaPolicy
-from replywatch.ports import Conflict, MessageRepository, StateRepository
+from replywatch.classify import Classifier, priority_of
+from replywatch.models import (
+    AlertKind,
+    Brand,
+    Classification,
+    Message,
+    MessageRecord,
+    MessageStatus,
+    Sentiment,
+    SlaPolicy,
+    Wait,
+)
+from replywatch.ports import Conflict, MessageRepository, StateRepository, Triage
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +49,24 @@ class Processor:
     classifier: Classifier
     notifier: alerts.Notifier
     default_sla: SlaPolicy
+    # Classifications made ahead for a whole stream batch (one provider call for many texts).
+    _prepared: dict[str, Classification] = field(default_factory=dict, init=False, repr=False)
+
+    def prepare(self, records: list[MessageRecord]) -> None:
+        """Classify the customer messages of a batch in one call (a provider may batch them)."""
+        inbound = [record for record in records if not record.from_brand and record.key not in self._prepared]
+        if not inbound:
+            return
+        try:
+            results = self.classifier.classify_many([record.text for record in inbound])
+        except Exception as error:  # each message is classified on its own instead
+            logger.warning("batch classification failed", extra={"error": type(error).__name__, "count": len(inbound)})
+            return
+        self._prepared.update(zip((record.key for record in inbound), results, strict=True))
+
+    def _classify(self, record: MessageRecord) -> Classification:
+        prepared = self._prepared.pop(record.key, None)
+        return prepared if prepared is not None else self.classifier.classify(record.text)
 
     def on_new_message(self, record: MessageRecord, now: datetime, *, final: bool = False) -> None:
         """Idempotent: running it twice for the same record changes nothing the second time.
@@ -57,17 +85,34 @@ class Processor:
             return
         # The stream's image is as stored; a redelivery must see what processing has decided since.
         record = self.messages.get(record.key) or record
-        classification = self.classifier.classify(record.text)
-        due_at = sla.first_response_due(record.created_at, brand.policy(self.default_sla))
+        classification = self._classify(record)
+        policy = brand.policy(self.default_sla)
+        priority = priority_of(record.text, classification, brand.priority_keywords)
         place = self._place(brand, record, final=final)
+        wait = self._wait(record) if place is Place.OPENS else Wait.FIRST
+        plan = sla.schedule(
+            record.created_at, policy, timezone=brand.timezone, channel=record.platform, priority=priority, wait=wait
+        )
         if place is Place.WAIT:
             # Its conversation's first message is not processed yet: it stays pending, the sweep retries.
             logger.info("follow-up waits for its conversation", extra={"message_key": record.key})
         elif place is Place.OPENS:
-            counted = self.messages.count_inbound(record, due_at=due_at, classification=classification)
+            triage = Triage(
+                priority=priority, wait=wait, target_seconds=plan.target_seconds, alert=sla.next_stage(plan, None)
+            )
+            counted = self.messages.count_inbound(
+                record, due_at=plan.due_at, classification=classification, triage=triage
+            )
             logger.info(
                 "inbound message",
-                extra={"message_key": record.key, "counted": counted, "sentiment": classification.sentiment.value},
+                extra={
+                    "message_key": record.key,
+                    "counted": counted,
+                    "sentiment": classification.sentiment.value,
+                    "intent": classification.intent.value,
+                    "priority": priority.value,
+                    "wait": wait.value,
+                },
             )
             self._match_earliest_reply(brand, record.key, answers=record.key)
         if classification.sentiment is Sentiment.NEGATIVE:
@@ -76,18 +121,22 @@ class Processor:
                 update={
                     "sentiment": classification.sentiment,
                     "sentiment_score": classification.score,
-                    "due_at": due_at,
+                    "intent": classification.intent,
+                    "priority": priority,
+                    "target_seconds": plan.target_seconds,
+                    "due_at": plan.due_at,
                 }
             )
             alerts.deliver(
                 AlertKind.NEGATIVE,
                 classified,
                 brand,
-                brand.policy(self.default_sla),
+                policy,
                 self.state.list_recipients(brand.brand_id),
                 claims=self.state,
                 notifier=self.notifier,
                 now=now,
+                storm=self.state,
             )
 
     def _place(self, brand: Brand, record: MessageRecord, *, final: bool) -> Place:
@@ -110,6 +159,24 @@ class Processor:
         logger.info("follow-up joins its conversation", extra={"message_key": record.key, "opener": opener.key})
         self._match_earliest_reply(brand, record.key, answers=opener.key)
         return Place.JOINS
+
+    def _wait(self, record: MessageRecord) -> Wait:
+        """NEXT when the customer writes again after the brand's reply: in answer to it, or as a
+        follow-up to their own message that the brand had answered already."""
+        if record.counted:
+            return record.wait or Wait.FIRST
+        if record.parent_key is None:
+            return Wait.FIRST
+        parent = self.messages.get(record.parent_key)
+        if parent is None:
+            return Wait.FIRST
+        if parent.from_brand:
+            return Wait.NEXT
+        opener = self.messages.get(parent.opener_key) if parent.opener_key else parent
+        answered_at = opener.first_response_at if opener is not None else None
+        if is_follow_up(record) and answered_at is not None and answered_at <= record.created_at:
+            return Wait.NEXT
+        return Wait.FIRST
 
     def _match_earliest_reply(self, brand: Brand, replied_to: str, *, answers: str) -> None:
         """Brand replies to ``replied_to`` stored before it was placed: the earliest answers ``answers``."""

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -14,7 +14,8 @@ from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field
 
 from replywatch.alerts import AwsNotifier
-from replywatch.classify import default_classifier
+from replywatch.classify import Classifier, build_classifier
+from replywatch.digest import DigestSender
 from replywatch.models import SlaPolicy
 from replywatch.polling import Poller
 from replywatch.processing import Processor
@@ -38,6 +39,8 @@ class Settings(BaseModel):
     poll_concurrency: Annotated[int, Field(alias="POLL_CONCURRENCY", default=64, gt=0)]
     poll_per_host: Annotated[int, Field(alias="POLL_PER_HOST", default=16, gt=0)]
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", default=10.0, gt=0)]
+    classifier: Annotated[Literal["offline", "comprehend", "bedrock"], Field(alias="CLASSIFIER", default="offline")]
+    bedrock_model_id: Annotated[str | None, Field(alias="BEDROCK_MODEL_ID", default=None)]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,11 +120,22 @@ class Runtime:
         )
 
     @cached_property
+    def classifier(self) -> Classifier:
+        name = self.settings.classifier
+        retries = Config(retries={"mode": "standard", "max_attempts": 3})
+        return build_classifier(
+            name,
+            comprehend=self._session.client("comprehend", config=retries) if name == "comprehend" else None,
+            bedrock=self._session.client("bedrock-runtime", config=retries) if name == "bedrock" else None,
+            bedrock_model_id=self.settings.bedrock_model_id,
+        )
+
+    @cached_property
     def processor(self) -> Processor:
         return Processor(
             messages=self.messages,
             state=self.state,
-            classifier=default_classifier(),
+            classifier=self.classifier,
             notifier=self.notifier,
             default_sla=self.default_sla,
         )
@@ -135,3 +149,7 @@ class Runtime:
             default_sla=self.default_sla,
             processor=self.processor,
         )
+
+    @cached_property
+    def digest(self) -> DigestSender:
+        return DigestSender(stats=self.messages, state=self.state, notifier=self.notifier)

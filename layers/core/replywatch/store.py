@@ -15,12 +15,14 @@ two concurrent handlers can never count a message twice.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import random
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from replywatch.models import (
+    AlertKind,
     Brand,
     Classification,
     Message,
@@ -37,8 +40,9 @@ from replywatch.models import (
     Sentiment,
     Source,
     SourceState,
+    StormControl,
 )
-from replywatch.ports import Conflict
+from replywatch.ports import Conflict, HeldSms, StormWindow, Triage
 from replywatch.stats import Backlog, DayAggregate, bucket_of
 
 logger = logging.getLogger(__name__)
@@ -46,7 +50,7 @@ logger = logging.getLogger(__name__)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-DUE_INDEX = "due"
+ALERTS_INDEX = "alerts"
 QUEUE_INDEX = "queue"
 FLAGS_INDEX = "flags"
 REPLIES_INDEX = "replies"
@@ -135,6 +139,12 @@ def _is_page_token(start: Mapping[str, Any], names: set[str], partition: str, va
         for v in start.values()
     )
     return set(start) == names and strings and start[partition] == {"S": value}
+
+
+def window_start(moment: datetime, minutes: int) -> datetime:
+    """The start of the storm-control window ``moment`` falls in (windows are aligned to the epoch)."""
+    width = minutes * 60
+    return datetime.fromtimestamp(int(moment.timestamp()) // width * width, tz=UTC)
 
 
 def day_of(moment: datetime) -> date:
@@ -231,9 +241,9 @@ class MessageStore:
             return False
         return True
 
-    def due_keys(self, brand: str, now: datetime) -> Iterator[str]:
-        """Open messages of a brand whose due time has come (the sparse ``due`` index)."""
-        for item in self._query(DUE_INDEX, "due_pk", brand, sort=("due_at", "<=", iso(now))):
+    def alert_keys(self, brand: str, now: datetime) -> Iterator[str]:
+        """Unanswered messages of a brand whose next SLA alert is due (the sparse ``alerts`` index)."""
+        for item in self._query(ALERTS_INDEX, "alert_pk", brand, sort=("alert_at", "<=", iso(now))):
             yield item["pk"]
 
     def queue(self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None) -> QueuePage:
@@ -296,8 +306,17 @@ class MessageStore:
 
     # --- state changes, each exactly once ---------------------------------------------------
 
-    def count_inbound(self, record: MessageRecord, *, due_at: datetime, classification: Classification) -> bool:
-        """Count a new customer message and put it on the queue. False: it was counted already."""
+    def count_inbound(
+        self,
+        record: MessageRecord,
+        *,
+        due_at: datetime,
+        classification: Classification,
+        triage: Triage | None = None,
+    ) -> bool:
+        """Count a new customer message and put it on the queue (and on the alert ladder,
+        at ``triage.alert``). False: it was counted already."""
+        triage = triage or Triage()
         negative = classification.sentiment is Sentiment.NEGATIVE
         day = self._day_update(record, received=1, negative=int(negative))
         sets = [
@@ -305,20 +324,32 @@ class MessageStore:
             "due_at = :due",
             "sentiment = :sentiment",
             "sentiment_score = :score",
+            "intent = :intent",
+            "priority = :priority",
+            "#wait = :wait",
         ]
         values = _values(
             true=True,
             due=iso(due_at),
             sentiment=classification.sentiment.value,
             score=Decimal(str(classification.score)),
+            intent=classification.intent.value,
+            priority=triage.priority.value,
+            wait=triage.wait.value,
         )
+        if triage.target_seconds is not None:
+            sets.append("target_seconds = :target")
+            values.update(_values(target=triage.target_seconds))
         if negative:
             sets.append("flag_pk = :flag")
             values.update(_values(flag=f"{record.brand}#negative"))
-        open_sets = [*sets, "#status = :open", "due_pk = :brand", "queue_pk = :queue"]
+        open_sets = [*sets, "#status = :open", "queue_pk = :queue"]
         open_values = values | _values(
-            open=MessageStatus.OPEN.value, brand=record.brand, queue=f"{record.brand}#{MessageStatus.OPEN.value}"
+            open=MessageStatus.OPEN.value, queue=f"{record.brand}#{MessageStatus.OPEN.value}"
         )
+        if triage.alert is not None:
+            open_sets += ["alert_pk = :brand", "alert_at = :alert_at", "alert_stage = :alert_stage"]
+            open_values |= _values(brand=record.brand, alert_at=iso(triage.alert[1]), alert_stage=triage.alert[0])
         try:
             self._transact(
                 [
@@ -328,7 +359,7 @@ class MessageStore:
                         open_values,
                         "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
                         " AND attribute_not_exists(first_response_at)",
-                        names={"#status": "status"},
+                        names={"#status": "status", "#wait": "wait"},
                     ),
                     day,
                     self._totals_update(record.brand, open=1),
@@ -347,6 +378,7 @@ class MessageStore:
                         values,
                         "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
                         " AND attribute_exists(first_response_at)",
+                        names={"#wait": "wait"},
                     ),
                     day,
                 ]
@@ -385,7 +417,7 @@ class MessageStore:
                 self._message_update(
                     record.key,
                     "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by, "
-                    "#status = :answered REMOVE due_pk, queue_pk",
+                    "#status = :answered REMOVE alert_pk, alert_at, alert_stage, queue_pk",
                     values,
                     f"attribute_not_exists(first_response_at) AND {status_condition}",
                     names=names,
@@ -427,27 +459,39 @@ class MessageStore:
             ]
         )
 
-    def mark_overdue(self, record: MessageRecord, *, now: datetime) -> bool:
-        """Open → overdue, once. False when it was answered or flagged meanwhile."""
+    def advance_alert(
+        self,
+        record: MessageRecord,
+        *,
+        after: int,
+        following: tuple[int, datetime] | None,
+        overdue: bool,
+        now: datetime,
+    ) -> bool:
+        """Move an unanswered message up its alert ladder, once: from stage ``after`` to
+        ``following`` (None: off the ladder). ``overdue``: the breach was passed, so an open
+        message becomes overdue in the same step (with its counters).
+
+        False when it was answered, or another sweep moved it, meanwhile."""
+        sets, removes = [], []
+        values = _values(after=after, open=MessageStatus.OPEN.value, overdue=MessageStatus.OVERDUE.value)
+        if following is None:
+            removes += ["alert_pk", "alert_at", "alert_stage"]
+        else:
+            sets += ["alert_at = :next_at", "alert_stage = :next_stage"]
+            values |= _values(next_at=iso(following[1]), next_stage=following[0])
+        condition = "alert_stage = :after AND attribute_not_exists(first_response_at) AND #status IN (:open, :overdue)"
+        flag = overdue and record.status is MessageStatus.OPEN
+        if flag:
+            sets += ["#status = :overdue", "overdue_at = :now", "queue_pk = :queue"]
+            values |= _values(now=iso(now), queue=f"{record.brand}#{MessageStatus.OVERDUE.value}")
+            condition += " AND #status = :open"
+        expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+        items = [self._message_update(record.key, expression.strip(), values, condition, names={"#status": "status"})]
+        if flag:
+            items += [self._day_update(record, overdue=1), self._totals_update(record.brand, overdue=1)]
         try:
-            self._transact(
-                [
-                    self._message_update(
-                        record.key,
-                        "SET #status = :overdue, overdue_at = :now, queue_pk = :queue REMOVE due_pk",
-                        _values(
-                            overdue=MessageStatus.OVERDUE.value,
-                            now=iso(now),
-                            open=MessageStatus.OPEN.value,
-                            queue=f"{record.brand}#{MessageStatus.OVERDUE.value}",
-                        ),
-                        "#status = :open AND attribute_not_exists(first_response_at)",
-                        names={"#status": "status"},
-                    ),
-                    self._day_update(record, overdue=1),
-                    self._totals_update(record.brand, overdue=1),
-                ]
-            )
+            self._transact(items)
         except Conflict:
             return False
         return True
@@ -574,18 +618,7 @@ class MessageStore:
         }
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
-        """All or nothing. A failed condition is a :class:`Conflict`; a clash with another
-        transaction on a shared item (a day or totals counter) is retried, conditions and all."""
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-                return
-            except ClientError as error:
-                if _cancelled_by_condition(error):
-                    raise Conflict() from error
-                if not _cancelled_by_contention(error) or attempt == TRANSACTION_ATTEMPTS:
-                    raise
-            time.sleep(random.uniform(0.5, 1.5) * TRANSACTION_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
+        _transact(self._client, items)
 
 
 class StateStore:
@@ -596,7 +629,9 @@ class StateStore:
         self._table = state_table
 
     def put_brand(self, brand: Brand) -> None:
-        self._put({"pk": BRANDS_PK, "sk": brand.brand_id, **brand.model_dump(mode="json")})
+        # Floats (escalation multiples) travel as Decimal: DynamoDB numbers are exact.
+        config = json.loads(brand.model_dump_json(), parse_float=Decimal)
+        self._put({"pk": BRANDS_PK, "sk": brand.brand_id, **config})
 
     def get_brand(self, brand_id: str) -> Brand | None:
         item = self._get(BRANDS_PK, brand_id)
@@ -664,6 +699,8 @@ class StateStore:
     def put_recipient(self, recipient: Recipient) -> None:
         item = recipient.model_dump(mode="json")
         item["alert_kinds"] = sorted(recipient.alert_kinds)
+        if recipient.sms_kinds is not None:
+            item["sms_kinds"] = sorted(recipient.sms_kinds)
         self._put({"pk": f"BRAND#{recipient.brand_id}", "sk": f"RECIPIENT#{recipient.recipient_id}", **item})
 
     def list_recipients(self, brand_id: str) -> list[Recipient]:
@@ -685,6 +722,152 @@ class StateStore:
         """Give the claim back when sending failed, so a retry can send it."""
         self._client.delete_item(TableName=self._table, Key=_serialize({"pk": f"ALERT#{message_key}", "sk": slot}))
 
+    # --- quiet hours: SMS held until they end ---------------------------------------------------
+
+    def hold_sms(self, held: HeldSms, *, expires_at: datetime) -> None:
+        """Keep an SMS for later. Its claim is already taken, so it is held once."""
+        self._put(
+            {
+                "pk": f"HELD#{held.brand_id}",
+                "sk": f"{iso(held.release_at)}#{held.subject_key}#{held.slot}",
+                "subject_key": held.subject_key,
+                "slot": held.slot,
+                "recipient_id": held.recipient_id,
+                "text": held.text,
+                "attempts": held.attempts,
+                "expires_at": int(expires_at.timestamp()),
+            }
+        )
+
+    def held_sms(self, brand_id: str, now: datetime) -> list[HeldSms]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk <= :now",
+            "ExpressionAttributeValues": _values(pk=f"HELD#{brand_id}", now=iso(now) + "~"),
+        }
+        return [
+            HeldSms(
+                brand_id=brand_id,
+                release_at=datetime.strptime(item["sk"][:27], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                subject_key=item["subject_key"],
+                slot=item["slot"],
+                recipient_id=item["recipient_id"],
+                text=item["text"],
+                attempts=int(item.get("attempts", 0)),
+            )
+            for item in _query_all(self._client, request)
+        ]
+
+    def drop_held(self, held: HeldSms, *, retry: bool) -> None:
+        """Sent (or no longer wanted): delete it. ``retry``: sending failed, try again next sweep."""
+        key = _serialize(
+            {"pk": f"HELD#{held.brand_id}", "sk": f"{iso(held.release_at)}#{held.subject_key}#{held.slot}"}
+        )
+        if retry:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="ADD attempts :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_values(one=1),
+            )
+        else:
+            self._client.delete_item(TableName=self._table, Key=key)
+
+    # --- storm control --------------------------------------------------------------------------
+
+    def admit_alert(self, brand_id: str, event_id: str, kind: AlertKind, *, now: datetime, storm: StormControl) -> bool:
+        """Let an alert through while its brand's window has sent fewer than ``storm.limit``.
+
+        The window item lists the events it let through (at most ``limit``); events over the
+        limit are counted per kind once each (a marker per event), for the summary."""
+        start = window_start(now, storm.window_minutes)
+        key = _serialize({"pk": f"BRAND#{brand_id}", "sk": f"STORM#{iso(start)}"})
+        expires = int((start + timedelta(days=2)).timestamp())
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="ADD admitted :event SET window_minutes = :minutes, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(admitted) OR (size(admitted) < :limit"
+                " AND NOT contains(admitted, :id))",
+                ExpressionAttributeValues=_values(
+                    event={event_id}, id=event_id, limit=storm.limit, minutes=storm.window_minutes, expires=expires
+                ),
+            )
+            return True
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+        window = self._get(f"BRAND#{brand_id}", f"STORM#{iso(start)}") or {}
+        if event_id in set(window.get("admitted") or ()):
+            return True  # let through before: a retry sends what it has not sent
+        # Over the limit: counted once for the summary.
+        with contextlib.suppress(Conflict):  # counted by an earlier try
+            _transact(
+                self._client,
+                [
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _serialize(
+                                {"pk": f"STORMED#{brand_id}#{event_id}", "sk": "STORMED", "expires_at": expires}
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key,
+                            "UpdateExpression": "ADD #kind :one, suppressed :one",
+                            "ExpressionAttributeNames": {"#kind": f"k_{kind.value}"},
+                            "ExpressionAttributeValues": _values(one=1),
+                        }
+                    },
+                ],
+            )
+        return False
+
+    def storm_windows(self, brand_id: str, *, ended_by: datetime) -> list[StormWindow]:
+        """Windows with alerts folded into a summary not sent yet, that have ended by then."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "FilterExpression": "suppressed > :zero AND attribute_not_exists(summarized)",
+            "ExpressionAttributeValues": _values(
+                pk=f"BRAND#{brand_id}",
+                first=f"STORM#{iso(ended_by - timedelta(days=1))}",
+                last=f"STORM#{iso(ended_by)}",
+                zero=0,
+            ),
+        }
+        found = []
+        for item in _query_all(self._client, request):
+            start = datetime.strptime(item["sk"][len("STORM#") :], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            end = start + timedelta(minutes=int(item.get("window_minutes", 0)))
+            if end > ended_by:
+                continue
+            suppressed = {name[2:]: int(count) for name, count in item.items() if name.startswith("k_") and int(count)}
+            found.append(StormWindow(brand_id=brand_id, start=start, end=end, suppressed=suppressed))
+        return found
+
+    def close_storm_window(self, window: StormWindow) -> bool:
+        """Mark a window's summary sent. False: another sweep did."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({"pk": f"BRAND#{window.brand_id}", "sk": f"STORM#{iso(window.start)}"}),
+                UpdateExpression="SET summarized = :true",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(summarized)",
+                ExpressionAttributeValues=_values(true=True),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            return False
+        return True
+
     def _put(self, item: dict[str, Any]) -> None:
         self._client.put_item(TableName=self._table, Item=_serialize(item))
 
@@ -705,6 +888,21 @@ class StateStore:
         }
         for item in _query_all(self._client, request):
             yield _plain_tree(item)
+
+
+def _transact(client: Any, items: list[dict[str, Any]]) -> None:
+    """All or nothing. A failed condition is a :class:`Conflict`; a clash with another
+    transaction on a shared item (a day or totals counter) is retried, conditions and all."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            client.transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if _cancelled_by_condition(error):
+                raise Conflict() from error
+            if not _cancelled_by_contention(error) or attempt == TRANSACTION_ATTEMPTS:
+                raise
+        time.sleep(random.uniform(0.5, 1.5) * TRANSACTION_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
 
 
 def _plain_tree(value: Any) -> Any:

@@ -1,8 +1,15 @@
-"""The sweep: find open messages whose due time has come, alert, flag them overdue.
+"""The sweep, every minute: move unanswered messages up their alert ladder, send storm
+summaries and SMS held for quiet hours, and finish what the stream did not.
 
-It also finishes what the stream did not: a message still pending a few minutes
-after it was stored (its stream record ran out of retries, or was lost) is
-processed here, through the same idempotent path.
+The ladder of a message (see :mod:`replywatch.sla`): a warning before the due time, the
+breach at it (the message becomes overdue), then escalation levels. The ``alerts`` index
+holds each unanswered message under the time of its next stage, so a sweep reads only what
+is due. Alert first, then advance: a crash in between means the next sweep sends again,
+and the per-recipient claims make that a no-op. Two sweeps racing both try; one advances.
+
+It also finishes what the stream did not: a message still pending a few minutes after it
+was stored (its stream record ran out of retries, or was lost) is processed here, through
+the same idempotent path.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from replywatch import alerts, sla
-from replywatch.models import AlertKind, MessageStatus, SlaPolicy
-from replywatch.ports import MessageRepository, StateRepository
+from replywatch.models import AlertKind, Brand, MessageRecord, MessageStatus, Priority, Recipient, SlaPolicy, Wait
+from replywatch.ports import HeldSms, MessageRepository, StateRepository
 from replywatch.processing import Processor
 
 # The stream normally processes a message within seconds; after this, the sweep does it.
@@ -25,9 +32,52 @@ logger = logging.getLogger(__name__)
 @dataclass
 class SweepReport:
     flagged: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    summaries: int = 0
+    held_sent: int = 0
     alerts_failed: int = 0
+
+
+def alerts_to_send(due: list[int]) -> list[int]:
+    """Of the stages that have come due since the last sweep (ascending), the ones worth
+    sending: a warning only if its breach has not come too; the breach always; of several
+    escalation levels only the highest."""
+    if not due:
+        return []
+    if due[-1] == sla.Stage.WARNING:
+        return [int(sla.Stage.WARNING)]
+    chosen: list[int] = [sla.Stage.BREACH] if sla.Stage.BREACH in due else []
+    if due[-1] > sla.Stage.BREACH:
+        chosen.append(due[-1])
+    return chosen
+
+
+def kind_of(stage: int) -> tuple[AlertKind, int]:
+    if stage == sla.Stage.WARNING:
+        return AlertKind.WARNING, 0
+    if stage == sla.Stage.BREACH:
+        return AlertKind.OVERDUE, 0
+    return AlertKind.ESCALATION, sla.escalation_level(stage)
+
+
+def message_plan(record: MessageRecord, brand: Brand, policy: SlaPolicy) -> sla.Schedule:
+    """The message's ladder: the target it was given when counted (a later SLA change does
+    not move its due time), today's business hours, warning and escalation settings."""
+    if record.target_seconds is not None:
+        policy = policy.model_copy(
+            update={"first_response_seconds": record.target_seconds, "next_response_seconds": None, "overrides": ()}
+        )
+    return sla.schedule(
+        record.created_at,
+        policy,
+        timezone=brand.timezone,
+        channel=record.platform,
+        priority=record.priority or Priority.NORMAL,
+        wait=record.wait or Wait.FIRST,
+    )
 
 
 @dataclass
@@ -39,49 +89,111 @@ class Sweeper:
     processor: Processor
 
     def sweep(self, now: datetime) -> SweepReport:
-        """Alert first, then flag: a crash in between means the next sweep retries the
-        flag, and the alert claims stop a second alert. A recipient who cannot be
-        reached does not stop the flag."""
         report = SweepReport()
         for brand in self.state.list_brands():
             self._recover(brand.brand_id, now, report)
-            recipients = None
-            for key in self.messages.due_keys(brand.brand_id, now):
-                record = self.messages.get(key)
-                if (
-                    record is None
-                    or record.status is not MessageStatus.OPEN
-                    or record.first_response_at
-                    or record.due_at is None
-                    or not sla.is_overdue(record.due_at, now)
-                ):
-                    continue  # answered or flagged since the index was read
-                if recipients is None:
-                    recipients = self.state.list_recipients(brand.brand_id)
+            recipients = self.state.list_recipients(brand.brand_id)
+            policy = brand.policy(self.default_sla)
+            for key in self.messages.alert_keys(brand.brand_id, now):
                 try:
-                    delivery = alerts.deliver(
-                        AlertKind.OVERDUE,
-                        record,
-                        brand,
-                        brand.policy(self.default_sla),
-                        recipients,
-                        claims=self.state,
-                        notifier=self.notifier,
-                        now=now,
-                    )
-                    report.alerts_failed += delivery.failed
-                    flagged = self.messages.mark_overdue(record, now=now)
+                    self._climb(key, brand, policy, recipients, now, report)
                 except Exception as error:  # storage trouble: the next sweep retries; sent alerts stay claimed
-                    logger.warning("could not flag overdue", extra={"message_key": key, "error": type(error).__name__})
+                    logger.warning("could not alert", extra={"message_key": key, "error": type(error).__name__})
                     report.failed.append(key)
-                    continue
-                if flagged:
-                    report.flagged.append(key)
+            self._summarise(brand, recipients, now, report)
+            self._release_held(brand, recipients, now, report)
         logger.info(
             "sweep done",
-            extra={"flagged": len(report.flagged), "failed": len(report.failed), "recovered": len(report.recovered)},
+            extra={
+                "flagged": len(report.flagged),
+                "warned": len(report.warned),
+                "escalated": len(report.escalated),
+                "summaries": report.summaries,
+                "failed": len(report.failed),
+                "recovered": len(report.recovered),
+            },
         )
         return report
+
+    def _climb(
+        self,
+        key: str,
+        brand: Brand,
+        policy: SlaPolicy,
+        recipients: list[Recipient],
+        now: datetime,
+        report: SweepReport,
+    ) -> None:
+        record = self.messages.get(key)
+        if (
+            record is None
+            or record.status not in (MessageStatus.OPEN, MessageStatus.OVERDUE)
+            or record.first_response_at is not None
+            or record.alert_stage is None
+            or record.alert_at is None
+            or record.alert_at > now
+        ):
+            return  # answered or moved on since the index was read
+        current = record.alert_stage
+        plan = message_plan(record, brand, policy)
+        due = [stage for stage, at in plan.stages if stage >= current and at <= now]
+        last = due[-1] if due else current - 1
+        following = sla.next_stage(plan, last)
+        for stage in alerts_to_send(due):
+            kind, level = kind_of(stage)
+            delivery = alerts.deliver(
+                kind,
+                record,
+                brand,
+                policy,
+                recipients,
+                claims=self.state,
+                notifier=self.notifier,
+                now=now,
+                level=level,
+                storm=self.state,
+            )
+            report.alerts_failed += delivery.failed
+        passed_breach = bool(due) and due[-1] >= sla.Stage.BREACH
+        moved = self.messages.advance_alert(record, after=current, following=following, overdue=passed_breach, now=now)
+        if not moved:
+            return
+        if passed_breach and record.status is MessageStatus.OPEN:
+            report.flagged.append(key)
+        elif due and due[-1] == sla.Stage.WARNING:
+            report.warned.append(key)
+        elif due and due[-1] > sla.Stage.BREACH:
+            report.escalated.append(key)
+
+    def _summarise(self, brand: Brand, recipients: list[Recipient], now: datetime, report: SweepReport) -> None:
+        """Storm control: one summary for each window that held alerts back, once it has ended."""
+        for window in self.state.storm_windows(brand.brand_id, ended_by=now):
+            try:
+                delivery = alerts.send_summary(
+                    window, brand, recipients, claims=self.state, notifier=self.notifier, now=now
+                )
+                report.alerts_failed += delivery.failed
+                if delivery.failed == 0 and self.state.close_storm_window(window):
+                    report.summaries += 1
+            except Exception as error:  # tried again next sweep; sent copies stay claimed
+                logger.warning("could not send a storm summary", extra={"error": type(error).__name__})
+
+    def _release_held(self, brand: Brand, recipients: list[Recipient], now: datetime, report: SweepReport) -> None:
+        def still_wanted(held: HeldSms) -> bool:
+            if held.subject_key.startswith(("SOURCE#", "STORM#")):
+                return True
+            record = self.messages.get(held.subject_key)
+            return record is not None and record.first_response_at is None
+
+        try:
+            delivery = alerts.release_held(
+                self.state, self.notifier, recipients, brand.brand_id, now, still_wanted=still_wanted
+            )
+        except Exception as error:  # tried again next sweep
+            logger.warning("could not release held SMS", extra={"error": type(error).__name__})
+            return
+        report.held_sent += delivery.sent
+        report.alerts_failed += delivery.failed
 
     def _recover(self, brand_id: str, now: datetime, report: SweepReport) -> None:
         for key in self.messages.pending_keys(brand_id, now - PENDING_GRACE):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Protocol
@@ -20,15 +21,13 @@ def chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _latin(char: str) -> bool:
-    code = ord(char)
-    return code < 0x0250 or 0x1E00 <= code <= 0x1EFF
-
-
 # Arabic short vowels, shadda, sukun and the tatweel are optional in writing; hamza seats on
 # alef, alef maqsura and ta marbuta are written either way.
-_ARABIC_MARKS = frozenset(chr(code) for code in (*range(0x064B, 0x0653), 0x0670, 0x0640))
-_ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
+_ARABIC = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"} | dict.fromkeys((*range(0x064B, 0x0653), 0x0670, 0x0640))
+)
+# Combining marks on Latin letters, once decomposed (é → e + ◌́).
+_LATIN_MARKS = re.compile(r"(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
 
 
 def fold(text: str) -> str:
@@ -36,12 +35,7 @@ def fold(text: str) -> str:
 
     Only marks on Latin letters (and Arabic's optional vowel signs) are dropped: in Devanagari a
     vowel sign is part of the word. Arabic letters written two ways are written one way."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept: list[str] = []
-    for char in decomposed:
-        if char in _ARABIC_MARKS:
-            continue
-        if unicodedata.combining(char) and kept and _latin(kept[-1]):
-            continue
-        kept.append(char)
-    return unicodedata.normalize("NFC", "".join(kept)).translate(_ARABIC_LETTERS)
+    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed)).translate(_ARABIC)

@@ -11,9 +11,10 @@
    before multiplies by 1.3, what follows "but" counts 1.5×, what precedes it 0.5×,
    exclamation marks add 10% each (up to three). A negator with no opinion word in its
    reach counts as mild negative evidence (-1, AFINN's own weight for "no").
-5. Decide on AFINN's -5..5 scale: mild negative evidence (a net -0.75 or below) is
-   negative; positive needs a net +1.9, one clearly positive word. The asymmetry is the
-   product's: missing an unhappy customer costs more than a second look at a calm one.
+5. Decide on AFINN's -5..5 scale, negative evidence counting double: mild negative
+   evidence (a net -0.75 or below) is negative; positive needs a net +1.9, one clearly
+   positive word. The asymmetry is the product's: missing an unhappy customer costs more
+   than a second look at a calm one.
 
 The data are loaded once per container, on first use.
 """
@@ -45,6 +46,7 @@ BOOST = 1.3
 BARE_NEGATOR = -1.0
 COMPLAINT_CUE = -1.5  # a complaint cue no lexicon rates ("refund", "still waiting") is mild negative evidence
 PRAISE_CUE = 2.0  # a thanks no lexicon rates ("danke", "shukriya"): AFINN's "thank" is +2
+NEGATIVE_WEIGHT = 2.0  # negative evidence counts double: a complaint wrapped in a thank-you is still one
 ALPHA = 15.0  # squashes the net evidence into -1..1 as VADER does: x / sqrt(x² + alpha)
 
 _URL = re.compile(r"https?://\S*|www\.\S+|\bhttps?\b", re.IGNORECASE)
@@ -190,12 +192,15 @@ def _pictograph(char: str) -> float | None:
 
 def guess_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language, among those we have lexicons for, or None."""
+    return _guess(text, _tokens(_normalise(text)[0]))
+
+
+def _guess(text: str, tokens: Sequence[str]) -> str | None:
     latin = len(_LATIN.findall(text))
     if len(_ARABIC.findall(text)) > latin:
         return "ar"
     if len(_DEVANAGARI.findall(text)) > latin:
         return "hi"
-    tokens = [t for t in _tokens(fold(text)) if t not in _BOUNDARY]
     best, best_hits = None, 0.0
     for code in ("en", "es", "fr", "de", "it", "pt", "hi"):
         stopwords = _language(code).stopwords
@@ -241,8 +246,10 @@ class OfflineClassifier:
     """Multilingual lexicon sentiment with negation, intensity and contrast; intent by rules."""
 
     def classify(self, text: str) -> Classification:
-        language = guess_language(text)
-        total = self.evidence(text, language)
+        folded, emoticons = _normalise(text)
+        tokens = _tokens(folded)
+        language = _guess(text, tokens)
+        total = self._evidence(tokens, language) + emoticons * (NEGATIVE_WEIGHT if emoticons < 0 else 1.0)
         exclaims = min(text.count("!"), 3)
         total *= 1 + 0.1 * exclaims
         score = total / ((total * total + ALPHA) ** 0.5)
@@ -264,8 +271,10 @@ class OfflineClassifier:
 
     def evidence(self, text: str, language: str | None) -> float:
         """Net sentiment evidence on AFINN's -5..5 scale per word, before exclamation marks."""
-        folded, total = _normalise(text)
-        tokens = _tokens(folded)
+        folded, emoticons = _normalise(text)
+        return self._evidence(_tokens(folded), language) + emoticons * (NEGATIVE_WEIGHT if emoticons < 0 else 1.0)
+
+    def _evidence(self, tokens: Sequence[str], language: str | None) -> float:
         code = language or "en"
         rules = _language(code)
         own = _lexicon(code)
@@ -320,7 +329,7 @@ class OfflineClassifier:
             weights.append(BARE_NEGATOR)
         if contrast_at >= 0:
             weights = [w * 0.5 for w in weights[:contrast_at]] + [w * 1.5 for w in weights[contrast_at:]]
-        return total + sum(weights)
+        return sum(w * NEGATIVE_WEIGHT if w < 0 else w for w in weights)
 
     @staticmethod
     def _word(token: str, own: Lexicon, english: Lexicon | None, rules: Language) -> float | None:

@@ -7,7 +7,6 @@ moto stands in for AWS; the project's fake Mastodon serves the demo scenario.
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from replywatch.stats import bucket_of
 from replywatch.store import MessageStore, StateStore, day_of
 from replywatch.sweeping import Sweeper, SweepReport
 from tests.support import aws
+from tests.support.atomic import AtomicRequests
 from tests.support.expected import expected
 
 _deserializer = TypeDeserializer()
@@ -54,36 +54,6 @@ def stores(dynamodb: Any = None) -> tuple[MessageStore, StateStore]:
     """A fresh pair of adapters with their own client (as a separate Lambda container would have)."""
     dynamodb = dynamodb or boto3.client("dynamodb", region_name=aws.REGION)
     return MessageStore(dynamodb, aws.MESSAGES_TABLE, aws.STATE_TABLE), StateStore(dynamodb, aws.STATE_TABLE)
-
-
-class AtomicRequests:
-    """A boto3 client whose requests are applied one at a time, each as a whole.
-
-    DynamoDB applies every request atomically: a conditional write or a
-    transaction either sees the state before a concurrent one or after it.
-    moto does not when called from several threads (it checks a transaction's
-    conditions, deep-copies tables and writes without a lock), so two threads
-    can both pass the same condition. Serialising whole requests restores the
-    guarantee the product relies on while the callers still race between
-    requests (read, alert, flag), which is what these tests are about.
-    """
-
-    _lock = threading.Lock()
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        @functools.wraps(attribute)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 def stored_items() -> list[dict[str, Any]]:

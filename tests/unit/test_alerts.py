@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from replywatch.alerts import GSM7_LIMIT as SMS_LIMIT, AlertContent, deliver, duration, render
+from replywatch.alerts import GSM7_LIMIT as SMS_LIMIT
+from replywatch.alerts import AlertContent, deliver, duration, render
 from replywatch.models import AlertKind, Brand, MessageKind, MessageRecord, Recipient, Sentiment, SlaPolicy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -289,3 +289,31 @@ def test_a_complaint_cue_without_negative_sentiment_is_not_a_complaint() -> None
 def test_classify_many_matches_classify() -> None:
     texts = ["terrible", "merci beaucoup", "", "¿dónde está?"]
     assert classifier.classify_many(texts) == [classifier.classify(text) for text in texts]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this service is so bakwas yaar, paisa barbaad ho gaya",  # English text, Hindi words in it
+        "ye sarkar ekdum bekkar hai",  # a spelling variant of "bekar"
+        "movie bahut sad thi yaar",  # a three-letter English word in romanised Hindi
+        "yeh film buri thi",
+        "यह फ़िल्म बहुत बुरी थी",  # an inflected form: the lexicon has बुरा
+        "c'est vraiment n'importe quoi, ras le bol",
+        "che palle, una porcata vergognosa",
+    ],
+)
+def test_code_mixing_spelling_variants_and_everyday_complaints_are_negative(text: str) -> None:
+    assert classifier.classify(text).sentiment is Sentiment.NEGATIVE
+
+
+def test_nukta_does_not_hide_a_word() -> None:
+    assert classifier.evidence("ख़राब", "hi") == classifier.evidence("खराब", "hi") < 0
+
+
+def test_hindi_postposition_par_is_not_a_contrast() -> None:
+    assert classifier.evidence("yeh bekar hai, table par rakho", "hi") == classifier.evidence("yeh bekar hai", "hi")
+
+
+def test_hindi_false_friends_are_not_read_as_english() -> None:
+    assert classifier.evidence("woh doctor ban gaya", "hi") == 0

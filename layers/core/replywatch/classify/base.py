@@ -26,6 +26,9 @@ def chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 _ARABIC = str.maketrans(
     {"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"} | dict.fromkeys((*range(0x064B, 0x0653), 0x0670, 0x0640))
 )
+# Devanagari's nukta (ख़ / ख, ज़ / ज) is written or left out at will, and chandrabindu is
+# often typed as anusvara (नहीँ / नहीं): one form each.
+_DEVANAGARI = str.maketrans({"\u093c": None, "\u0901": "\u0902"})
 # Combining marks on Latin letters, once decomposed (é → e + ◌́).
 _LATIN_MARKS = re.compile(r"(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
 
@@ -38,4 +41,4 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed)).translate(_ARABIC)
+    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed)).translate(_ARABIC).translate(_DEVANAGARI)

@@ -412,7 +412,8 @@ CONTRASTS: dict[str, tuple[str, ...]] = {
     "it": ("ma", "però", "tuttavia", "eppure"),
     "pt": ("mas", "porém", "contudo", "entretanto"),
     "ar": ("لكن", "ولكن", "بس"),
-    "hi": ("लेकिन", "पर", "मगर", "lekin", "magar", "par"),
+    # Not "par" / "पर": far more often the postposition "on" than "but".
+    "hi": ("लेकिन", "मगर", "किंतु", "lekin", "magar", "lekn"),
 }
 
 # English words that mean something else in a language we know: never looked up in English there.
@@ -463,6 +464,13 @@ FALSE_FRIENDS = frozenset(
         "kiss",
         "pies",
         "parent",
+        # Romanised Hindi, where English words of three letters are looked up too: "ban gaya"
+        # (became), "lag raha" (seems), "gun" (virtue), "god" (lap), "rob" (clout).
+        "ban",
+        "lag",
+        "gun",
+        "god",
+        "rob",
     }
 )
 

@@ -73,8 +73,50 @@ _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 _LATIN = re.compile(r"[a-zA-Zà-ÿ]")
 # Where the negation follows the verb it negates.
 _POST_NEGATORS = {"de": frozenset({"nicht", "kein", "keine", "nie"}), "fr": frozenset({"pas", "jamais", "rien"})}
+# The shortest English word looked up in another language's text. Four letters keeps out
+# short false friends in the European languages; romanised Hindi shares few short words with
+# English (the exceptions are in FALSE_FRIENDS), so "sad", "fun", "lie" count there.
+_ENGLISH_MIN = {"hi": 3}
+_HINGLISH_STOPWORDS = frozenset(languages.STOPWORDS["hi"]) - frozenset(languages.STOPWORDS["en"])
+# Hindi inflectional endings, longest first (a subset of Ramanathan and Rao's light stemmer).
+_HINDI_SUFFIXES = (
+    "ियों",
+    "ाओं",
+    "ाएं",
+    "ाएँ",
+    "ियां",
+    "ियाँ",
+    "ों",
+    "ें",
+    "ीं",
+    "ी",
+    "े",
+    "ा",
+    "ि",
+)
 _ARABIC_PREFIXES = ("", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
 _ARABIC_SUFFIXES = ("", "ها", "هم", "كم", "نا", "ه", "ك", "ي", "ات", "ون", "ين", "ا")
+
+
+def _skeleton(word: str) -> str:
+    """Romanised Hindi has no standard spelling (bekaar / bekar, jhooth / jhuth, ghatiya /
+    ghatia, zyada / jyada): one key for the common variants."""
+    word = word.replace("ee", "i").replace("oo", "u").replace("iya", "ia")
+    word = _REPEATED.sub(r"\1", word)
+    return word.translate(_SPELLING)
+
+
+_SPELLING = str.maketrans({"w": "v", "z": "j", "q": "k"})
+
+
+def _spellings(words: dict[str, float]) -> dict[str, float]:
+    """Skeleton → weight, for the Latin entries of four letters or more; a skeleton whose
+    words disagree in sign is left out."""
+    grouped: dict[str, list[float]] = {}
+    for word, weight in words.items():
+        if len(word) >= 4 and word.isascii() and word.isalpha():
+            grouped.setdefault(_skeleton(word), []).append(weight)
+    return {key: sum(ws) / len(ws) for key, ws in grouped.items() if all(w > 0 for w in ws) or all(w < 0 for w in ws)}
 
 
 @dataclass(frozen=True)
@@ -83,6 +125,7 @@ class Lexicon:
     stems: dict[str, float]
     phrase_heads: frozenset[str]  # first words of multi-word entries
     arabic: bool = False
+    spellings: dict[str, float] | None = None  # romanised Hindi: weight by spelling skeleton
 
     def phrase(self, tokens: Sequence[str], start: int) -> tuple[float, int] | None:
         if tokens[start] not in self.phrase_heads:
@@ -97,6 +140,10 @@ class Lexicon:
         weight = self.words.get(token)
         if weight is None and self.arabic:
             weight = self._arabic(token)
+        if weight is None and _DEVANAGARI.match(token):
+            weight = self._hindi(token)
+        if weight is None and self.spellings is not None and len(token) >= 4:
+            weight = self.spellings.get(_skeleton(token))
         if weight is not None or not self.stems:
             return weight
         # nlp.js's stems are Snowball stems: a word is its stem plus a suffix of at most ~5 letters.
@@ -104,6 +151,19 @@ class Lexicon:
             weight = self.stems.get(token[:end])
             if weight is not None:
                 return weight
+        return None
+
+    def _hindi(self, token: str) -> float | None:
+        """Hindi inflects for gender, number and case (बुरा, बुरी, बुरे; समस्याओं): a light
+        stemmer's suffixes (after Ramanathan and Rao, 2003) off, then the masculine -ा back on."""
+        for suffix in _HINDI_SUFFIXES:
+            if token.endswith(suffix) and len(token) - len(suffix) >= 2:
+                stem = token[: len(token) - len(suffix)]
+                weight = self.words.get(stem)
+                if weight is None:
+                    weight = self.words.get(stem + "\u093e")
+                if weight is not None:
+                    return weight
         return None
 
     def _arabic(self, token: str) -> float | None:
@@ -154,8 +214,9 @@ def _read(name: str) -> dict[str, object]:
 @cache
 def _lexicon(code: str) -> Lexicon:
     data = _read(f"lexicon-{code}.json")
-    words: dict[str, float] = dict(data["words"])  # type: ignore[call-overload]
-    stems: dict[str, float] = dict(data["stems"])  # type: ignore[call-overload]
+    # Folded again on load, so a change to fold() needs no rebuild of the data.
+    words: dict[str, float] = {fold(k): v for k, v in data["words"].items()}  # type: ignore[attr-defined]
+    stems: dict[str, float] = {fold(k): v for k, v in data["stems"].items()}  # type: ignore[attr-defined]
     language = _language(code)
     function_words = language.negators | language.intensifiers | language.contrasts
     if code == "en":
@@ -170,7 +231,8 @@ def _lexicon(code: str) -> Lexicon:
     for cue in PRAISE_CUES.get(code, ()):
         words.setdefault(" ".join(fold(cue).split()), PRAISE_CUE)
     heads = frozenset(key.split(" ", 1)[0] for key in words if " " in key)
-    return Lexicon(words=words, stems=stems, phrase_heads=heads, arabic=code == "ar")
+    spellings = _spellings(words) if code == "hi" else None
+    return Lexicon(words=words, stems=stems, phrase_heads=heads, arabic=code == "ar", spellings=spellings)
 
 
 @cache
@@ -279,6 +341,9 @@ class OfflineClassifier:
         rules = _language(code)
         own = _lexicon(code)
         english = _lexicon("en") if code != "en" else None
+        # Hindi-English code-mixing: English text with Hindi function words in it ("service
+        # bahut bekar hai") also gets the romanised Hindi words.
+        hinglish = _lexicon("hi") if code == "en" and not _HINGLISH_STOPWORDS.isdisjoint(tokens) else None
         weights: list[float] = []
         contrast_at = -1
         clause_start = 0
@@ -301,7 +366,7 @@ class OfflineClassifier:
             if phrase is not None:
                 weight, span = phrase
             else:
-                weight = self._word(token, own, english, rules)
+                weight = self._word(token, own, english, rules, hinglish)
             if weight is None:
                 if token in rules.negators:
                     if pending_negator is not None:
@@ -332,7 +397,9 @@ class OfflineClassifier:
         return sum(w * NEGATIVE_WEIGHT if w < 0 else w for w in weights)
 
     @staticmethod
-    def _word(token: str, own: Lexicon, english: Lexicon | None, rules: Language) -> float | None:
+    def _word(
+        token: str, own: Lexicon, english: Lexicon | None, rules: Language, hinglish: Lexicon | None = None
+    ) -> float | None:
         if len(token) == 1 and not token.isalpha():
             return _pictograph(token)
         if token in rules.negators or token in rules.intensifiers or token in rules.contrasts:
@@ -349,11 +416,15 @@ class OfflineClassifier:
                 return weight
             if (
                 english is not None
-                and len(candidate) >= 4
+                and len(candidate) >= _ENGLISH_MIN.get(rules.code, 4)
                 and candidate not in rules.stopwords
                 and candidate not in languages.FALSE_FRIENDS
             ):
                 weight = english.words.get(candidate)
+                if weight is not None:
+                    return weight
+            if hinglish is not None and len(candidate) >= 3:
+                weight = hinglish.word(candidate)
                 if weight is not None:
                     return weight
         return None

@@ -1,6 +1,7 @@
 """Scheduled every minute: warn, flag and escalate unanswered messages as their due time comes;
 send storm summaries and SMS held for quiet hours."""
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replywatch.runtime import Runtime, Settings
+from replywatch.sweeping import LOOKAHEAD
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +24,14 @@ runtime = Runtime(Settings.from_env())
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = runtime.sweeper.sweep(datetime.now(UTC))
+    started = swept = datetime.now(UTC)
+    report = runtime.sweeper.sweep(started)
+    # A stage coming due in the next few seconds (or while that sweep ran) is waited for:
+    # the next scheduled run is a minute away.
+    while (upcoming := runtime.sweeper.next_due(swept, started + LOOKAHEAD)) is not None:
+        time.sleep(max(0.0, (upcoming - datetime.now(UTC)).total_seconds()))
+        swept = datetime.now(UTC)
+        report.add(runtime.sweeper.sweep(swept))
     metrics.add_metric(name="MessagesOverdue", unit=MetricUnit.Count, value=len(report.flagged))
     metrics.add_metric(name="MessagesWarned", unit=MetricUnit.Count, value=len(report.warned))
     metrics.add_metric(name="MessagesEscalated", unit=MetricUnit.Count, value=len(report.escalated))

@@ -246,6 +246,18 @@ class MessageStore:
         for item in self._query(ALERTS_INDEX, "alert_pk", brand, sort=("alert_at", "<=", iso(now))):
             yield item["pk"]
 
+    def next_alert_at(self, brand: str, after: datetime, until: datetime) -> datetime | None:
+        """The earliest next-stage time of a brand's messages in (after, until], if any."""
+        response = self._client.query(
+            TableName=self._messages,
+            IndexName=ALERTS_INDEX,
+            KeyConditionExpression="alert_pk = :k AND alert_at BETWEEN :after AND :until",
+            ExpressionAttributeValues=_values(k=brand, after=iso(after + timedelta(microseconds=1)), until=iso(until)),
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return datetime.fromisoformat(items[0]["alert_at"]["S"]) if items else None
+
     def queue(self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None) -> QueuePage:
         if status == "negative":
             index, key_name, key = FLAGS_INDEX, "flag_pk", f"{brand}#negative"

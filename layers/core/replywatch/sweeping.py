@@ -25,6 +25,9 @@ from replywatch.processing import Processor
 
 # The stream normally processes a message within seconds; after this, the sweep does it.
 PENDING_GRACE = timedelta(minutes=5)
+# Stages due this soon after a scheduled sweep are waited for, not left to the next run: with
+# runs a minute apart, nothing is flagged more than a minute late as long as a sweep takes less.
+LOOKAHEAD = timedelta(seconds=10)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,14 @@ class SweepReport:
     summaries: int = 0
     held_sent: int = 0
     alerts_failed: int = 0
+
+    def add(self, other: SweepReport) -> None:
+        """Fold a follow-up sweep of the same invocation into this report."""
+        for name in ("flagged", "warned", "escalated", "failed", "recovered"):
+            getattr(self, name).extend(getattr(other, name))
+        self.summaries += other.summaries
+        self.held_sent += other.held_sent
+        self.alerts_failed += other.alerts_failed
 
 
 def alerts_to_send(due: list[int]) -> list[int]:
@@ -114,6 +125,16 @@ class Sweeper:
             },
         )
         return report
+
+    def next_due(self, after: datetime, until: datetime) -> datetime | None:
+        """The earliest alert stage of any brand coming due in (after, until]: the sweep handler
+        waits for it rather than leave it to the next scheduled run a minute later."""
+        found = [
+            at
+            for brand in self.state.list_brands()
+            if (at := self.messages.next_alert_at(brand.brand_id, after, until)) is not None
+        ]
+        return min(found) if found else None
 
     def _climb(
         self,

@@ -20,7 +20,7 @@ import boto3
 from pydantic import ValidationError
 
 from replywatch.connectors import REGISTRY
-from replywatch.models import Brand, Recipient, SlaPolicy, Source
+from replywatch.models import Brand, Recipient, SlaPolicy, Source, StormControl
 from replywatch.store import StateStore
 
 DEFAULT_SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     brand.add_argument("brand_id")
     brand.add_argument("name")
     brand.add_argument("--sla-minutes", type=int, help="first-response target; default: the stack's")
+    brand.add_argument(
+        "--policy",
+        metavar="FILE.json",
+        help="the whole SLA policy as JSON (business hours, holidays, overrides, warnings, escalations; see README)",
+    )
+    brand.add_argument("--timezone", default="UTC", help="IANA zone for business hours, quiet hours and the digest")
+    brand.add_argument("--keywords", default="", help="comma-separated words that make a message high priority")
+    brand.add_argument("--storm-limit", type=int, default=10, help="alerts per window before they become a summary")
+    brand.add_argument("--storm-window-minutes", type=int, default=15)
+    brand.add_argument("--digest-hour", type=int, default=8, help="local hour of the daily digest email")
 
     source = commands.add_parser("add-source", help="connect an account; the token is read from stdin")
     source.add_argument("brand_id")
@@ -95,8 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     recipient.add_argument(
         "--kinds",
         default="overdue,negative",
-        help="comma-separated alert kinds: overdue, negative, source (admins: a connected account needs attention)",
+        help="comma-separated alert kinds: warning, overdue, escalation (or escalation-N for one level), negative,"
+        " summary, digest, source (admins: a connected account needs attention)",
     )
+    recipient.add_argument("--sms-kinds", help="the kinds also sent by SMS (default: all but the digest)")
+    recipient.add_argument("--quiet-hours", help="no SMS between these local times, e.g. 22:00-07:00")
+    recipient.add_argument("--timezone", help="the recipient's IANA zone for quiet hours (default: the brand's)")
 
     commands.add_parser("list", help="brands, sources (with health) and recipients")
     return parser
@@ -119,8 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     state = StateStore(session.client("dynamodb"), table)
     try:
         if args.command == "add-brand":
-            sla = SlaPolicy(first_response_seconds=args.sla_minutes * 60) if args.sla_minutes else None
-            state.put_brand(Brand(brand_id=args.brand_id, name=args.name, sla=sla))
+            sla = None
+            if args.policy:
+                with open(args.policy, encoding="utf-8") as policy_file:
+                    sla = SlaPolicy.model_validate_json(policy_file.read())
+            elif args.sla_minutes:
+                sla = SlaPolicy(first_response_seconds=args.sla_minutes * 60)
+            state.put_brand(
+                Brand(
+                    brand_id=args.brand_id,
+                    name=args.name,
+                    sla=sla,
+                    timezone=args.timezone,
+                    priority_keywords=tuple(word.strip() for word in args.keywords.split(",") if word.strip()),
+                    storm=StormControl(limit=args.storm_limit, window_minutes=args.storm_window_minutes),
+                    digest_hour=args.digest_hour,
+                )
+            )
         elif args.command == "add-source":
             if state.get_brand(args.brand_id) is None:
                 raise SystemExit(f"no brand {args.brand_id!r}: add it first")
@@ -154,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                     email=args.email,
                     phone=args.phone,
                     alert_kinds=kinds,
+                    sms_kinds=None
+                    if args.sms_kinds is None
+                    else frozenset(kind.strip() for kind in args.sms_kinds.split(",") if kind.strip()),
+                    quiet_hours=args.quiet_hours,
+                    timezone=args.timezone,
                 )
             )
         else:

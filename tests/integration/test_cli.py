@@ -1,0 +1,102 @@
+"""The replywatch command writes SLA policies and recipients the pipeline can read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from replywatch.cli import main
+from replywatch.models import Priority, Wait
+from replywatch.store import StateStore
+from tests.support import aws
+
+
+def test_a_brand_with_a_full_policy_and_a_recipient_with_quiet_hours(aws_env: None, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "first_response_seconds": 3600,
+                "next_response_seconds": 7200,
+                "business_hours": {
+                    "weekly": {day: ["09:00-17:30"] for day in ("mon", "tue", "wed", "thu", "fri")},
+                    "holidays_country": "GB",
+                    "holidays_subdivision": "SCT",
+                },
+                "warn_before_seconds": 600,
+                "escalate_at": [2, 4],
+                "overrides": [
+                    {"priority": "high", "first_response_seconds": 900},
+                    {"channel": "x", "first_response_seconds": 1800},
+                ],
+            }
+        )
+    )
+    table = ["--state-table", aws.STATE_TABLE]
+    assert (
+        main(
+            [
+                *table,
+                "add-brand",
+                "acme",
+                "Acme",
+                "--policy",
+                str(policy),
+                "--timezone",
+                "Europe/London",
+                "--keywords",
+                "refund, lawyer",
+                "--storm-limit",
+                "20",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *table,
+                "add-recipient",
+                "acme",
+                "lead",
+                "Lead",
+                "--email",
+                "lead@acme.example",
+                "--phone",
+                "+447700900001",
+                "--kinds",
+                "warning,overdue,escalation-2,digest",
+                "--sms-kinds",
+                "escalation-2",
+                "--quiet-hours",
+                "22:00-07:00",
+            ]
+        )
+        == 0
+    )
+
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    brand = state.get_brand("acme")
+    assert brand is not None and brand.sla is not None
+    assert brand.timezone == "Europe/London" and brand.priority_keywords == ("refund", "lawyer")
+    assert brand.storm.limit == 20
+    assert brand.sla.escalate_at == (2.0, 4.0)
+    assert brand.sla.target_seconds("x", Priority.HIGH) == 900
+    assert brand.sla.target_seconds("x", Priority.NORMAL) == 1800
+    assert brand.sla.target_seconds("mastodon", Priority.NORMAL, Wait.NEXT) == 7200
+    assert brand.sla.business_hours is not None and brand.sla.business_hours.holidays_subdivision == "SCT"
+    (lead,) = state.list_recipients("acme")
+    assert lead.quiet_hours == "22:00-07:00" and lead.sms_kinds == frozenset({"escalation-2"})
+
+
+def test_a_bad_policy_is_refused_with_a_message(
+    aws_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"first_response_seconds": 3600, "escalate_at": [0.5]}))
+    code = main(["--state-table", aws.STATE_TABLE, "add-brand", "acme", "Acme", "--policy", str(policy)])
+    assert code != 0
+    assert "escalation multiples" in capsys.readouterr().err

@@ -67,11 +67,8 @@ def alerts_to_send(due: list[int]) -> list[int]:
 
 
 def kind_of(stage: int) -> tuple[AlertKind, int]:
-    if stage == sla.Stage.WARNING:
-        return AlertKind.WARNING, 0
-    if stage == sla.Stage.BREACH:
-        return AlertKind.OVERDUE, 0
-    return AlertKind.ESCALATION, sla.escalation_level(stage)
+    """The alert a ladder stage sends, and its escalation level (0 for the warning and the breach)."""
+    return sla.alert_kind(stage), sla.escalation_level(stage)
 
 
 def message_plan(record: MessageRecord, brand: Brand, policy: SlaPolicy) -> sla.Schedule:

@@ -1,4 +1,4 @@
-"""API Gateway (IAM auth): per-brand stats and the open/overdue/negative queue."""
+"""API Gateway: per-brand stats, the message queue and resolutions (IAM); the dashboard (read-only keys)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,12 @@ logger = Logger()
 tracer = Tracer()
 copy_config_to_registered_loggers(source_logger=logger, include={"replywatch"})
 runtime = Runtime(Settings.from_env())
-app: APIGatewayRestResolver = create_app(runtime.messages, runtime.state, clock=lambda: datetime.now(UTC))
+app: APIGatewayRestResolver = create_app(
+    runtime.messages,
+    runtime.state,
+    clock=lambda: datetime.now(UTC),
+    api_keys=runtime.settings.dashboard_access == "api-keys",
+)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -35,7 +35,7 @@ from replywatch.models import (
 )
 from replywatch.models import Brand as BrandModel
 from replywatch.ports import StormWindow
-from replywatch.stats import Backlog, DayAggregate, bucket_of
+from replywatch.stats import Aggregate, Backlog, bucket_of, day_aggregate
 from replywatch.sweeping import alerts_to_send, kind_of
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -261,11 +261,13 @@ def test_the_storm_summary_is_escaped_and_counts_each_kind() -> None:
     assert sms_units(content.sms) <= GSM7_LIMIT
 
 
-def day(on: date, **counters: int) -> DayAggregate:
+def day(on: date, **counters: int) -> Aggregate:
     histogram = counters.pop("histogram_seconds", 0)
-    return DayAggregate(
-        day=on,
-        channel="x",
+    if "negative" in counters:
+        counters["sentiment_negative"] = counters.pop("negative")
+    return day_aggregate(
+        on,
+        "x",
         histogram={bucket_of(histogram): counters.get("responded", 0)} if histogram else {},
         **counters,
     )

@@ -2,6 +2,11 @@
 
 Built as a function of its dependencies so tests and the OpenAPI export can
 create it without AWS. Every bad request is a 4xx with a message.
+
+Two doors lead in. The routes under ``/brands`` are IAM-authorised by API Gateway.
+The routes under ``/dashboard/api`` serve the same figures (never a message's text)
+to a browser holding a read-only API key, checked here, and only when the stack
+allows keys (``DashboardAccess``).
 """
 
 from __future__ import annotations
@@ -14,27 +19,41 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+    UnauthorizedError,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
+from replywatch import apikeys, docs, stats
 from replywatch.health import Incident, open_incidents
 from replywatch.models import (
     SLUG_PATTERN,
+    ApiKey,
     Brand,
     Health,
+    Intent,
     MessageKind,
+    MessageRecord,
     MessageStatus,
+    Resolution,
     Sentiment,
     Source,
     SourceState,
     Usage,
 )
-from replywatch.stats import Backlog, DayAggregate, StatsResponse, summarise
-from replywatch.store import InvalidPageToken, QueuePage
+from replywatch.ports import Conflict
+from replywatch.stats import Aggregate, Backlog, Interval, StatsResponse, Timeseries
+from replywatch.store import InvalidPageToken, NotResolvable, QueuePage
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +62,43 @@ MAX_RANGE_DAYS = 400
 MAX_PAGE = 100
 
 
+TITLE = "ReplyWatch API"
+VERSION = "1"
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+TZ_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
+RESOLVE_ATTEMPTS = 3
+
+
 class QueueStatus(StrEnum):
     OPEN = "open"
     OVERDUE = "overdue"
     NEGATIVE = "negative"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+
+
+class ErrorBody(BaseModel):
+    message: str
+    details: list[dict[str, str]] | None = None
+
+
+def message_id(key: str) -> str:
+    """A message's id in URLs: its key without the brand, base64url (platform ids may hold '/' or '#')."""
+    _, _, rest = key.partition("#")
+    return base64.urlsafe_b64encode(rest.encode()).decode().rstrip("=")
+
+
+def message_key(brand: str, identifier: str) -> str | None:
+    try:
+        rest = base64.urlsafe_b64decode(identifier + "=" * (-len(identifier) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return f"{brand}#{rest}" if "#" in rest else None
 
 
 class MessageView(BaseModel):
-    key: Annotated[str, Field(description="platform#platform_id")]
+    id: Annotated[str, Field(description="The message's id in this API (for /resolve)")]
+    key: Annotated[str, Field(description="brand#platform#platform_id")]
     platform: str
     platform_id: str
     kind: MessageKind
@@ -62,6 +110,9 @@ class MessageView(BaseModel):
     due_at: datetime | None
     sentiment: Sentiment | None
     first_response_at: datetime | None
+    intent: Intent | None = None
+    resolved_at: datetime | None = None
+    resolution: Resolution | None = None
     rating: Annotated[int | None, Field(description="A review's star rating, 1-5")] = None
 
 
@@ -71,17 +122,50 @@ class MessagesPage(BaseModel):
 
 
 class StatsReader(Protocol):
-    def day_aggregates(self, brand: str, first: date, last: date) -> list[DayAggregate]: ...
+    def aggregates(self, brand: str, start: datetime, end: datetime) -> list[Aggregate]: ...
 
-    def backlog(self, brand: str) -> Backlog: ...
+    def backlog(self, brand: str, channel: str | None = None) -> Backlog: ...
 
     def queue(self, brand: str, status: str, *, limit: int, start: dict[str, Any] | None = None) -> QueuePage: ...
+
+    def get(self, key: str) -> MessageRecord | None: ...
+
+    def resolve(self, record: MessageRecord, *, resolution: Resolution, note: str | None, now: datetime) -> None: ...
 
 
 class BrandReader(Protocol):
     def get_brand(self, brand_id: str) -> Brand | None: ...
 
+    def list_brands(self) -> list[Brand]: ...
+
     def list_sources(self) -> list[tuple[Source, SourceState]]: ...
+
+    def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+
+class BrandView(BaseModel):
+    brand_id: str
+    name: str
+    timezone: str
+    enabled: bool
+    sla_first_response_seconds: Annotated[int | None, Field(description="None: the stack's default")]
+
+
+class BrandsList(BaseModel):
+    items: list[BrandView]
+
+
+class ResolveRequest(BaseModel):
+    reason: Annotated[Resolution, Field(description="Where it was handled")]
+    note: Annotated[str | None, Field(max_length=500, description="For the team; never shown on dashboards")] = None
+
+
+class Resolved(BaseModel):
+    id: str
+    key: str
+    status: MessageStatus
+    resolved_at: datetime
+    resolution: Resolution
 
 
 class IncidentView(BaseModel):
@@ -109,8 +193,55 @@ class SourcesList(BaseModel):
     items: list[SourceView]
 
 
-def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], datetime]) -> APIGatewayRestResolver:
+# Parameters shared by the routes.
+From = Annotated[date | None, Query(alias="from", description="First day, YYYY-MM-DD, in `tz`")]
+To = Annotated[date | None, Query(description="Last day, YYYY-MM-DD, inclusive, in `tz`; default today")]
+Tz = Annotated[str, Query(pattern=TZ_PATTERN, max_length=64, description="IANA time zone the days are in")]
+ChannelQuery = Annotated[str | None, Query(pattern=CHANNEL_PATTERN, description="One platform, e.g. x")]
+BrandPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")]
+IntervalQuery = Annotated[Interval, Query(description="day or week (ISO weeks, Monday first)")]
+
+
+def _responses(model: type[BaseModel], *codes: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI entries for the answers a route may give: ``model`` with 200, or an error."""
+    meaning = {
+        400: "Invalid request",
+        401: "No valid API key",
+        403: "Not allowed",
+        404: "Unknown brand or message",
+        409: "Already answered or resolved",
+    }
+    answers: dict[int, OpenAPIResponse] = {
+        200: {"description": "Successful Response", "content": {"application/json": {"model": model}}}
+    }
+    for code in codes:
+        answers[code] = {"description": meaning[code], "content": {"application/json": {"model": ErrorBody}}}
+    return answers
+
+
+def create_app(
+    messages: StatsReader,
+    brands: BrandReader,
+    clock: Callable[[], datetime],
+    *,
+    api_keys: bool = False,
+) -> APIGatewayRestResolver:
+    """The API. ``api_keys``: the stack lets read-only keys open the dashboard routes."""
     app = APIGatewayRestResolver(enable_validation=True)
+    app.configure_openapi(
+        title=TITLE,
+        version=VERSION,
+        description=__doc__,
+        security_schemes={
+            "iam": APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                description="AWS Signature Version 4 (IAM): requests signed for execute-api",
+            ),
+            "dashboardKey": HTTPBearer(description="A read-only API key, rwk_..., from `replywatch api-key create`"),
+        },
+        security=[{"iam": []}],
+    )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
@@ -120,13 +251,13 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
         ]
         return _error(400, "invalid request", problems)
 
-    @app.exception_handler(BadRequestError)
-    def _bad(error: BadRequestError) -> Response[str]:
-        return _error(400, str(error.msg))
+    @app.exception_handler(ServiceError)
+    def _service(error: ServiceError) -> Response[str]:
+        return _error(error.status_code, str(error.msg) or "request refused")
 
-    @app.exception_handler(NotFoundError)
-    def _missing(error: NotFoundError) -> Response[str]:
-        return _error(404, str(error.msg) or "not found")
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        return _error(404, "no such route")
 
     def brand_or_404(brand_id: str) -> Brand:
         brand = brands.get_brand(brand_id)
@@ -134,38 +265,135 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
             raise NotFoundError(f"no brand {brand_id!r} in this stack")
         return brand
 
-    @app.get("/brands/<brand_id>/stats", summary="Response statistics for a brand over a range of days")
-    def stats(
-        brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
-        from_: Annotated[date | None, Query(alias="from", description="First day (UTC), YYYY-MM-DD")] = None,
-        to: Annotated[date | None, Query(description="Last day (UTC), YYYY-MM-DD, inclusive")] = None,
-    ) -> StatsResponse:
-        brand = brand_or_404(brand_id)
-        now = clock()
-        last = to or now.date()
+    def key_holder() -> ApiKey:
+        if not api_keys:
+            raise ServiceError(403, "this stack does not accept API keys (DashboardAccess is iam-only)")
+        token = apikeys.bearer(app.current_event.headers.get("authorization"))
+        key = apikeys.verify(token, brands.get_api_key)
+        if key is None:
+            raise UnauthorizedError("a valid read-only API key is needed: Authorization: Bearer rwk_...")
+        return key
+
+    def readable_brand(brand_id: str) -> Brand:
+        key = key_holder()
+        if brand_id not in key.brands:
+            raise ServiceError(403, f"this key may not read brand {brand_id!r}")
+        return brand_or_404(brand_id)
+
+    def days(first: date | None, last: date | None, tz: str) -> tuple[date, date, ZoneInfo]:
         try:
-            first = from_ or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadRequestError(f"'tz' is not an IANA time zone: {tz!r}") from None
+        last = last or clock().astimezone(zone).date()
+        try:
+            first = first or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+            if last.year >= 9999:
+                raise OverflowError
         except OverflowError:
-            raise BadRequestError("'to' is too early") from None
+            raise BadRequestError("the range is outside the supported dates") from None
         if first > last:
             raise BadRequestError("'from' must not be after 'to'")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise BadRequestError(f"a range covers at most {MAX_RANGE_DAYS} days")
-        return summarise(
+        if first.year < 2000:
+            raise BadRequestError("'from' must be in the year 2000 or later")
+        return first, last, zone
+
+    def read(brand: Brand, first: date, last: date, zone: ZoneInfo) -> list[Aggregate]:
+        start, end = stats.local_range(first, last, zone)
+        try:
+            return messages.aggregates(brand.brand_id, start, end)
+        except ValueError:
+            raise BadRequestError(f"time zone {zone.key!r} has an offset that is not on a quarter hour") from None
+
+    def stats_of(brand: Brand, first: date | None, last: date | None, tz: str, channel: str | None) -> StatsResponse:
+        first, last, zone = days(first, last, tz)
+        return stats.summarise(
             brand.brand_id,
             first,
             last,
-            messages.day_aggregates(brand.brand_id, first, last),
-            messages.backlog(brand.brand_id),
-            as_of=now,
+            read(brand, first, last, zone),
+            messages.backlog(brand.brand_id, channel),
+            as_of=clock(),
+            tz=zone.key,
+            channel=channel,
         )
 
-    @app.get("/brands/<brand_id>/messages", summary="Open, overdue or negative messages, oldest first")
+    def timeseries_of(
+        brand: Brand, first: date | None, last: date | None, tz: str, channel: str | None, interval: Interval
+    ) -> Timeseries:
+        first, last, zone = days(first, last, tz)
+        found = read(brand, first, last, zone)
+        points = []
+        for start, end in stats.periods(first, last, interval):
+            low, high = stats.local_range(start, end, zone)
+            inside = [a for a in found if low <= a.start and a.start + stats.SPAN[a.level] <= high]
+            points.append(stats.point(start, end, inside, channel))
+        return Timeseries.model_validate(
+            {
+                "brand": brand.brand_id,
+                "from": first,
+                "to": last,
+                "tz": zone.key,
+                "channel": channel,
+                "interval": interval,
+                "points": points,
+            }
+        )
+
+    def brand_view(brand: Brand) -> BrandView:
+        return BrandView(
+            brand_id=brand.brand_id,
+            name=brand.name,
+            timezone=brand.timezone,
+            enabled=brand.enabled,
+            sla_first_response_seconds=brand.sla.first_response_seconds if brand.sla else None,
+        )
+
+    # --- IAM routes -------------------------------------------------------------------------
+
+    @app.get("/brands", summary="The brands in this stack", responses=_responses(BrandsList))
+    def list_brands() -> BrandsList:
+        return BrandsList(items=[brand_view(b) for b in sorted(brands.list_brands(), key=lambda b: b.brand_id)])
+
+    @app.get(
+        "/brands/<brand_id>/stats",
+        summary="Response statistics for a brand over a range of days",
+        responses=_responses(StatsResponse, 400, 404),
+    )
+    def brand_stats(
+        brand_id: BrandPath, from_: From = None, to: To = None, tz: Tz = "UTC", channel: ChannelQuery = None
+    ) -> StatsResponse:
+        return stats_of(brand_or_404(brand_id), from_, to, tz, channel)
+
+    @app.get(
+        "/brands/<brand_id>/stats/timeseries",
+        summary="Response figures per day or per week",
+        responses=_responses(Timeseries, 400, 404),
+    )
+    def brand_timeseries(
+        brand_id: BrandPath,
+        from_: From = None,
+        to: To = None,
+        tz: Tz = "UTC",
+        channel: ChannelQuery = None,
+        interval: IntervalQuery = Interval.DAY,
+    ) -> Timeseries:
+        return timeseries_of(brand_or_404(brand_id), from_, to, tz, channel, interval)
+
+    @app.get(
+        "/brands/<brand_id>/messages",
+        summary="Open, overdue, negative, answered or resolved messages, oldest first",
+        responses=_responses(MessagesPage, 400, 404),
+    )
     def queue(
-        brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
-        status: Annotated[QueueStatus, Query(description="open, overdue or negative")] = QueueStatus.OPEN,
+        brand_id: BrandPath,
+        status: Annotated[QueueStatus, Query(description="open, overdue, negative, answered or resolved")] = (
+            QueueStatus.OPEN
+        ),
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
-        next: Annotated[str | None, Query(description="Token from the previous page")] = None,
+        next: Annotated[str | None, Query(max_length=2048, description="Token from the previous page")] = None,
     ) -> MessagesPage:
         brand = brand_or_404(brand_id)
         try:
@@ -173,11 +401,49 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
         except InvalidPageToken:
             raise BadRequestError("'next' is not a token this API gave out for this list") from None
         return MessagesPage(
-            items=[MessageView.model_validate(record.model_dump() | {"key": record.key}) for record in page.messages],
+            items=[
+                MessageView.model_validate(record.model_dump() | {"key": record.key, "id": message_id(record.key)})
+                for record in page.messages
+            ],
             next=_encode_token(page.next_token),
         )
 
-    @app.get("/brands/<brand_id>/sources", summary="The brand's connected accounts and their health")
+    @app.post(
+        "/brands/<brand_id>/messages/<message>/resolve",
+        summary="Mark a message as handled elsewhere (phone, e-mail, private message)",
+        description="It leaves the queue and the alert ladder, and is counted as resolved, apart from public replies.",
+        responses=_responses(Resolved, 400, 404, 409),
+    )
+    def resolve(
+        brand_id: BrandPath,
+        message: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,700}$", description="The message's `id`")],
+        body: ResolveRequest,
+    ) -> Resolved:
+        brand = brand_or_404(brand_id)
+        key = message_key(brand.brand_id, message)
+        for _ in range(RESOLVE_ATTEMPTS):
+            record = messages.get(key) if key else None
+            if record is None or record.from_brand:
+                raise NotFoundError(f"no message {message!r} for brand {brand.brand_id!r}")
+            now = clock()
+            try:
+                messages.resolve(record, resolution=body.reason, note=body.note, now=now)
+            except NotResolvable:
+                state = record.status.value if record.status else "not yet processed"
+                raise ServiceError(409, f"the message cannot be resolved: it is {state}") from None
+            except Conflict:
+                continue
+            logger.info("message resolved", extra={"message_key": record.key, "resolution": body.reason.value})
+            return Resolved(
+                id=message, key=record.key, status=MessageStatus.RESOLVED, resolved_at=now, resolution=body.reason
+            )
+        raise ServiceError(409, "the message changed while it was being resolved: try again")
+
+    @app.get(
+        "/brands/<brand_id>/sources",
+        summary="The brand's connected accounts and their health",
+        responses=_responses(SourcesList, 400, 404),
+    )
     def sources(
         brand_id: Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")],
     ) -> SourcesList:
@@ -209,15 +475,86 @@ def create_app(messages: StatsReader, brands: BrandReader, clock: Callable[[], d
             )
         return SourcesList(items=sorted(items, key=lambda item: item.source_id))
 
-    @app.get("/openapi.json", include_in_schema=False)
+    @app.get("/openapi.json", summary="This document", include_in_schema=False)
     def openapi() -> Response[str]:
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document())
+
+    @app.get("/docs", summary="This document as a page to read", include_in_schema=False)
+    def docs_page() -> Response[str]:
         return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=app.get_openapi_json_schema(title="ReplyWatch API", version="1"),
+            status_code=200, content_type="text/html; charset=utf-8", body=docs.render(json.loads(document()))
         )
 
+    def document() -> str:
+        return openapi_document(app)
+
+    # --- read-only dashboard routes (API key) --------------------------------------------------
+
+    @app.get(
+        "/dashboard", summary="The dashboard page (holds no data: it asks the API with a key)", include_in_schema=False
+    )
+    def dashboard() -> Response[str]:
+        from replywatch.web import dashboard_html
+
+        return Response(
+            status_code=200,
+            content_type="text/html; charset=utf-8",
+            body=dashboard_html(),
+            headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"},
+        )
+
+    @app.get(
+        "/dashboard/api/brands",
+        summary="The brands this key may read",
+        responses=_responses(BrandsList, 401, 403),
+        security=[{"dashboardKey": []}],
+    )
+    def dashboard_brands() -> BrandsList:
+        key = key_holder()
+        readable = [b for b in brands.list_brands() if b.brand_id in key.brands]
+        return BrandsList(items=[brand_view(b) for b in sorted(readable, key=lambda b: b.brand_id)])
+
+    @app.get(
+        "/dashboard/api/brands/<brand_id>/stats",
+        summary="Response statistics, for a read-only API key",
+        responses=_responses(StatsResponse, 400, 401, 403, 404),
+        security=[{"dashboardKey": []}],
+    )
+    def dashboard_stats(
+        brand_id: BrandPath, from_: From = None, to: To = None, tz: Tz = "UTC", channel: ChannelQuery = None
+    ) -> StatsResponse:
+        return stats_of(readable_brand(brand_id), from_, to, tz, channel)
+
+    @app.get(
+        "/dashboard/api/brands/<brand_id>/stats/timeseries",
+        summary="Response figures per day or per week, for a read-only API key",
+        responses=_responses(Timeseries, 400, 401, 403, 404),
+        security=[{"dashboardKey": []}],
+    )
+    def dashboard_timeseries(
+        brand_id: BrandPath,
+        from_: From = None,
+        to: To = None,
+        tz: Tz = "UTC",
+        channel: ChannelQuery = None,
+        interval: IntervalQuery = Interval.DAY,
+    ) -> Timeseries:
+        return timeseries_of(readable_brand(brand_id), from_, to, tz, channel, interval)
+
     return app
+
+
+def openapi_document(app: APIGatewayRestResolver) -> str:
+    """The OpenAPI document, as committed in docs/openapi.json. Validation errors are answered
+    400 here (with ``ErrorBody``), so the resolver's generic 422 entries are left out."""
+    document = json.loads(app.get_openapi_json_schema())
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> Response[str]:

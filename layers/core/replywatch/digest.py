@@ -19,7 +19,7 @@ from replywatch import alerts
 from replywatch.alerts import AlertContent, Delivery
 from replywatch.models import AlertKind, Brand, Recipient
 from replywatch.ports import AlertLedger
-from replywatch.stats import Backlog, DayAggregate, StatsResponse, summarise
+from replywatch.stats import Aggregate, Backlog, StatsResponse, summarise
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ WEEK = 7
 
 
 class StatsReader(Protocol):
-    def day_aggregates(self, brand: str, first: date, last: date) -> list[DayAggregate]: ...
+    def day_aggregates(self, brand: str, first: date, last: date) -> list[Aggregate]: ...
 
     def backlog(self, brand: str) -> Backlog: ...
 
@@ -54,7 +54,7 @@ def digest_day(brand: Brand, now: datetime) -> date | None:
     return now.date() - timedelta(days=1)
 
 
-def build(brand: Brand, day: date, days: list[DayAggregate], backlog: Backlog, as_of: datetime) -> Digest:
+def build(brand: Brand, day: date, days: list[Aggregate], backlog: Backlog, as_of: datetime) -> Digest:
     week_first = day - timedelta(days=WEEK)
     return Digest(
         brand=brand,
@@ -116,9 +116,9 @@ def rows(digest: Digest) -> list[tuple[str, str, str, str]]:
         ),
         (
             "Median first response",
-            _seconds(y.first_response_median_seconds),
-            _seconds(w.first_response_median_seconds),
-            _change(y.first_response_median_seconds, w.first_response_median_seconds, lower_is_better=True),
+            _seconds(y.first_response_p50_seconds),
+            _seconds(w.first_response_p50_seconds),
+            _change(y.first_response_p50_seconds, w.first_response_p50_seconds, lower_is_better=True),
         ),
         (
             "90th percentile",
@@ -145,8 +145,9 @@ def render(digest: Digest) -> AlertContent:
     brand = digest.brand
     title = f"{brand.name}: {digest.day:%a %d %b} (UTC) against the 7 days before"
     table = rows(digest)
-    backlog = f"Unanswered now: {digest.yesterday.open} ({digest.yesterday.overdue} past the SLA)"
-    oldest = digest.yesterday.oldest_open_age_seconds
+    now = digest.yesterday.backlog
+    backlog = f"Unanswered now: {now.open} ({now.overdue} past the SLA)"
+    oldest = now.oldest_open_age_seconds
     if oldest is not None:
         backlog += f", the oldest waiting {alerts.duration(oldest)}"
     text = "\n".join(

@@ -53,7 +53,19 @@ class Sentiment(StrEnum):
 class MessageStatus(StrEnum):
     OPEN = "open"
     OVERDUE = "overdue"
-    ANSWERED = "answered"
+    ANSWERED = "answered"  # the brand replied publicly
+    RESOLVED = "resolved"  # handled elsewhere (phone, e-mail, private message), recorded through the API
+
+
+class Resolution(StrEnum):
+    """Where a message was handled when the brand did not answer it publicly."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    PRIVATE_MESSAGE = "private_message"
+    IN_PERSON = "in_person"
+    NO_REPLY_NEEDED = "no_reply_needed"
+    OTHER = "other"
 
 
 class Message(BaseModel):
@@ -83,6 +95,10 @@ class Message(BaseModel):
     kind: Annotated[MessageKind, Field(description="mention, comment, dm or review")]
     from_brand: Annotated[bool, Field(description="True when the brand itself wrote it (a reply)")] = False
     rating: Annotated[int | None, Field(ge=1, le=5, description="A review's star rating, 1-5")] = None
+    imported: Annotated[
+        bool,
+        Field(description="Loaded from history by `replywatch import`: counted in statistics, never alerted on"),
+    ] = False
 
     @property
     def key(self) -> str:
@@ -506,3 +522,18 @@ class MessageRecord(Message):
     target_seconds: int | None = None  # the SLA target this message was given
     alert_at: UtcDatetime | None = None  # when its next SLA alert (warning, breach, escalation) is due
     alert_stage: int | None = None  # which: see sla.Stage
+    resolved_at: UtcDatetime | None = None  # handled elsewhere: see Resolution
+    resolution: Resolution | None = None
+
+
+class ApiKey(BaseModel):
+    """A read-only key for dashboards. The table keeps a SHA-256 digest of its secret part,
+    never the key itself: the key is shown once, when it is created."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: Annotated[str, Field(pattern=r"^[a-z0-9]{12}$")]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    brands: Annotated[frozenset[Slug], Field(min_length=1, description="The brands it may read")]
+    secret_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    created_at: UtcDatetime

@@ -41,6 +41,7 @@ class Settings(BaseModel):
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", default=10.0, gt=0)]
     classifier: Annotated[Literal["offline", "comprehend", "bedrock"], Field(alias="CLASSIFIER", default="offline")]
     bedrock_model_id: Annotated[str | None, Field(alias="BEDROCK_MODEL_ID", default=None)]
+    dashboard_access: Annotated[Literal["iam-only", "api-keys"], Field(alias="DASHBOARD_ACCESS", default="iam-only")]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

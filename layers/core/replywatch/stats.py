@@ -1,21 +1,32 @@
 """Pre-aggregated response statistics. Pure: no storage, no clock.
 
-Each (brand, day, channel) keeps counters plus a log-bucketed histogram of
-first-response seconds (the DDSketch layout: bucket ``i`` holds values in
-``(gamma**(i-1), gamma**i]``), so a stats query reads one item per day and
-channel whatever the number of messages, and any quantile it reports is within
-``RELATIVE_ACCURACY`` of the exact nearest-rank value.
+Each brand keeps, per channel and per time slot, counters plus a log-bucketed
+histogram of first-response seconds (the DDSketch layout: bucket ``i`` holds
+values in ``(gamma**(i-1), gamma**i]``), so any quantile it reports is within
+``RELATIVE_ACCURACY`` of the exact nearest-rank value, and histograms merge by
+adding counts.
+
+A message is counted in three slots of the instant it was posted: its UTC day,
+hour and quarter hour. A range in any time zone starts and ends on a quarter
+hour, so :func:`cover` splits it into whole days, then whole hours, then
+quarters at its edges: a query reads a number of items bounded by the range and
+the channels, never by the number of messages.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
+
+from replywatch.models import Intent, Sentiment, Wait
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -67,88 +78,455 @@ def exact_quantile(values: Iterable[float], q: float) -> float | None:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-class DayAggregate(BaseModel):
-    """Counters for one brand, day (of the customer's message, UTC) and channel."""
+# --- time slots ------------------------------------------------------------------------------
 
-    day: date
+
+class Level(StrEnum):
+    """An aggregate item's span; the value is its sort-key prefix."""
+
+    DAY = "DAY"
+    HOUR = "HOUR"
+    QUARTER = "Q"
+
+
+SPAN = {Level.DAY: timedelta(days=1), Level.HOUR: timedelta(hours=1), Level.QUARTER: timedelta(minutes=15)}
+_FINER = {Level.DAY: Level.HOUR, Level.HOUR: Level.QUARTER}
+
+
+def slot_start(moment: datetime, level: Level) -> datetime:
+    """The start (UTC) of the ``level`` slot holding ``moment``."""
+    moment = moment.astimezone(UTC)
+    if level is Level.DAY:
+        return datetime.combine(moment.date(), time(), UTC)
+    if level is Level.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def slot_label(start: datetime, level: Level) -> str:
+    """The slot's part of a sort key: ``2026-11-23``, ``2026-11-23T10``, ``2026-11-23T10:15``."""
+    if level is Level.DAY:
+        return start.date().isoformat()
+    if level is Level.HOUR:
+        return start.strftime("%Y-%m-%dT%H")
+    return start.strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_slot(label: str, level: Level) -> datetime:
+    if level is Level.DAY:
+        return datetime.combine(date.fromisoformat(label), time(), UTC)
+    if level is Level.HOUR:
+        return datetime.strptime(label, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    return datetime.strptime(label, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+
+
+def slots_of(moment: datetime) -> list[tuple[Level, datetime]]:
+    """The slots a message posted at ``moment`` is counted in."""
+    return [(level, slot_start(moment, level)) for level in Level]
+
+
+@dataclass(frozen=True)
+class SlotRange:
+    """Consecutive slots of one level, ``first`` to ``last`` inclusive (their starts)."""
+
+    level: Level
+    first: datetime
+    last: datetime
+
+
+def cover(start: datetime, end: datetime) -> list[SlotRange]:
+    """The fewest slot ranges whose union is exactly [start, end): whole days, then hours,
+    then quarters at the edges. Both ends must fall on a quarter hour (every time zone's
+    midnight does)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    for edge in (start, end):
+        if slot_start(edge, Level.QUARTER) != edge:
+            raise ValueError(f"{edge.isoformat()} is not on a quarter hour")
+    return _cover(start, end, Level.DAY)
+
+
+def _cover(start: datetime, end: datetime, level: Level) -> list[SlotRange]:
+    if start >= end:
+        return []
+    span = SPAN[level]
+    first = slot_start(start, level)
+    if first < start:
+        first += span
+    stop = slot_start(end, level)  # the first slot not wholly inside
+    if level is Level.QUARTER or first >= stop:
+        if level is Level.QUARTER:
+            return [SlotRange(level, start, end - span)]
+        return _cover(start, end, _FINER[level])
+    finer = _FINER[level]
+    return [*_cover(start, first, finer), SlotRange(level, first, stop - span), *_cover(stop, end, finer)]
+
+
+def local_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the local days ``first`` to ``last`` inclusive in ``tz``."""
+    return (
+        datetime.combine(first, time(), tz).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC),
+    )
+
+
+# --- what each event adds ---------------------------------------------------------------------
+
+# A counter's name for a next-response wait: the first-response figures stay about
+# conversations, and a customer writing again after the brand's reply is reported apart.
+NEXT_PREFIX = "next_"
+HOUR = 3600
+DAY_SECONDS = 86400
+
+
+def _waited(wait: Wait | None, name: str) -> str:
+    return NEXT_PREFIX + name if wait is Wait.NEXT else name
+
+
+def received(wait: Wait | None, sentiment: Sentiment, intent: Intent) -> dict[str, int]:
+    """A customer message counted (a conversation opened, or a next-response wait)."""
+    return {_waited(wait, "received"): 1, f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
+
+
+def responded(
+    wait: Wait | None, seconds: int, within_sla: bool, sign: int = 1
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Counters and histogram change of a first response after ``seconds`` (``sign`` -1 takes one back)."""
+    counters = {
+        _waited(wait, "responded"): sign,
+        _waited(wait, "response_seconds_sum"): sign * seconds,
+        _waited(wait, "within_sla"): sign * int(within_sla),
+        _waited(wait, "within_1h"): sign * int(seconds <= HOUR),
+        _waited(wait, "within_24h"): sign * int(seconds <= DAY_SECONDS),
+    }
+    histogram = {bucket_of(seconds): sign} if wait is not Wait.NEXT else {}
+    return counters, histogram
+
+
+def moved(
+    wait: Wait | None, old_seconds: int, old_within: bool, new_seconds: int, new_within: bool
+) -> tuple[dict[str, int], dict[str, int]]:
+    """An earlier reply found: the change from the old first response to the new one."""
+    old_counters, old_histogram = responded(wait, old_seconds, old_within, sign=-1)
+    new_counters, new_histogram = responded(wait, new_seconds, new_within)
+    counters = Counter(old_counters)
+    counters.update(new_counters)
+    histogram = Counter(old_histogram)
+    histogram.update(new_histogram)
+    return {k: v for k, v in counters.items() if v}, {k: v for k, v in histogram.items() if v}
+
+
+def overdue(wait: Wait | None) -> dict[str, int]:
+    return {_waited(wait, "overdue"): 1}
+
+
+def resolved(wait: Wait | None, sign: int = 1) -> dict[str, int]:
+    """Handled elsewhere (phone, e-mail, DM) rather than answered in public."""
+    return {_waited(wait, "resolved"): sign}
+
+
+# --- aggregates and their summary -------------------------------------------------------------
+
+COUNTERS = (
+    "received",
+    "responded",
+    "resolved",
+    "response_seconds_sum",
+    "within_sla",
+    "within_1h",
+    "within_24h",
+    "overdue",
+    *(NEXT_PREFIX + name for name in ("received", "responded", "resolved", "response_seconds_sum", "within_sla")),
+    *(NEXT_PREFIX + name for name in ("within_1h", "within_24h", "overdue")),
+    *(f"sentiment_{sentiment.value}" for sentiment in Sentiment),
+    *(f"intent_{intent.value}" for intent in Intent),
+)
+
+
+class Aggregate(BaseModel):
+    """Counters for one brand, channel and slot (of the customer's message)."""
+
+    start: datetime
+    level: Level = Level.DAY
     channel: str
-    received: int = 0
-    responded: int = 0
-    response_seconds_sum: int = 0
-    within_sla: int = 0
-    negative: int = 0
-    overdue: int = 0
+    counters: dict[str, int] = Field(default_factory=dict)
     histogram: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+    def __getitem__(self, name: str) -> int:
+        return self.counters.get(name, 0)
+
+
+def day_aggregate(day: date, channel: str, histogram: Mapping[str, int] | None = None, **counters: int) -> Aggregate:
+    """A DAY-level aggregate (tests and tools)."""
+    return Aggregate(
+        start=datetime.combine(day, time(), UTC), channel=channel, counters=counters, histogram=dict(histogram or {})
+    )
+
+
+@dataclass
+class Totals:
+    """Aggregates added together."""
+
+    counters: Counter[str]
+    histogram: Counter[str]
+
+    def __getitem__(self, name: str) -> int:
+        return self.counters.get(name, 0)
+
+
+def merge(aggregates: Iterable[Aggregate], channel: str | None = None) -> Totals:
+    counters: Counter[str] = Counter()
+    histogram: Counter[str] = Counter()
+    for aggregate in aggregates:
+        if channel is not None and aggregate.channel != channel:
+            continue
+        counters.update(aggregate.counters)
+        histogram.update(aggregate.histogram)
+    return Totals(counters, histogram)
 
 
 class Backlog(BaseModel):
-    open: int = 0
-    overdue: int = 0
-    oldest_open_at: datetime | None = None
+    open: Annotated[int, Field(description="Unanswered messages now, overdue included")] = 0
+    overdue: Annotated[int, Field(description="Unanswered messages now past their due time")] = 0
+    oldest_open_at: Annotated[datetime | None, Field(description="When the oldest unanswered message was posted")] = (
+        None
+    )
 
 
-class StatsResponse(BaseModel):
-    brand: str
-    from_day: Annotated[date, Field(alias="from", description="First day (UTC), inclusive")]
-    to_day: Annotated[date, Field(alias="to", description="Last day (UTC), inclusive")]
-    as_of: Annotated[datetime, Field(description="The instant open/oldest figures refer to")]
+class BacklogView(Backlog):
+    oldest_open_age_seconds: int | None = None
+
+
+class SentimentCounts(BaseModel):
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+
+
+class IntentCounts(BaseModel):
+    complaint: int = 0
+    question: int = 0
+    praise: int = 0
+    other: int = 0
+
+
+class NextResponse(BaseModel):
+    """Customers who wrote again after the brand's reply: each a wait of its own."""
+
+    received: int
+    responded: int
+    mean_seconds: float | None
+    within_sla_percent: float | None
+
+
+class Bin(BaseModel):
+    label: str
+    from_seconds: int
+    to_seconds: Annotated[int | None, Field(description="Exclusive; None: no upper bound")]
+    count: int
+
+
+# Where the first-response distribution is cut for a chart.
+BINS: tuple[tuple[str, int, int | None], ...] = (
+    ("< 5 min", 0, 300),
+    ("5–15 min", 300, 900),
+    ("15 min – 1 h", 900, HOUR),
+    ("1–4 h", HOUR, 4 * HOUR),
+    ("4–24 h", 4 * HOUR, DAY_SECONDS),
+    ("≥ 24 h", DAY_SECONDS, None),
+)
+
+
+class IndustryFigures(BaseModel):
+    """Published figures to set a brand's own beside: the same for every brand."""
+
+    first_response_mean_seconds: Annotated[int, Field(description="Average first response on social media: ~5 h")]
+    expect_answer_within_1h_percent: Annotated[
+        int, Field(description="Share of people complaining on social media who expect an answer within 1 hour")
+    ]
+    x_complaints_answered_within_24h_percent: Annotated[
+        int, Field(description="Share of complaints to brands on X (Twitter) answered within 24 hours")
+    ]
+    sources: list[str]
+
+
+INDUSTRY = IndustryFigures(
+    first_response_mean_seconds=5 * HOUR,
+    expect_answer_within_1h_percent=40,
+    x_complaints_answered_within_24h_percent=40,
+    sources=[
+        "Sprout Social Index: average brand response time on social media of about 5 hours",
+        "Convince & Convert / Edison Research: 42% of consumers complaining on social media expect a response"
+        " within 60 minutes",
+        "Simply Measured / Lithium studies of brand accounts on Twitter: roughly 40% of complaints answered"
+        " within 24 hours",
+    ],
+)
+
+
+class Figures(BaseModel):
+    """The response figures of one range (the whole query, or one point of a time series)."""
+
     received: Annotated[
         int,
         Field(description="Conversations opened: a customer's follow-ups to their own unanswered message join one"),
     ]
-    responded: Annotated[int, Field(description="Conversations the brand has answered")]
+    responded: Annotated[int, Field(description="Conversations the brand answered in public")]
+    resolved: Annotated[int, Field(description="Conversations handled elsewhere (phone, e-mail, DM), marked so")]
     response_rate: Annotated[float | None, Field(description="responded / received, 0..1")]
+    handled_rate: Annotated[float | None, Field(description="(responded + resolved) / received, 0..1")]
     first_response_mean_seconds: float | None
-    first_response_median_seconds: Annotated[float | None, Field(description="Within 1% of the exact value")]
+    first_response_p50_seconds: Annotated[float | None, Field(description="Within 1% of the exact value")]
     first_response_p90_seconds: Annotated[float | None, Field(description="Within 1% of the exact value")]
+    first_response_p99_seconds: Annotated[float | None, Field(description="Within 1% of the exact value")]
     within_sla_percent: Annotated[
-        float | None, Field(description="Share of received messages answered within the SLA, in %")
+        float | None, Field(description="Share of conversations answered in public within their SLA, in %")
     ]
-    negative: int
-    open: Annotated[int, Field(description="Unanswered messages now, overdue included")]
-    overdue: Annotated[int, Field(description="Unanswered messages now past their due time")]
-    oldest_open_age_seconds: int | None
+    within_1h_percent: Annotated[float | None, Field(description="Share answered in public within 1 hour, in %")]
+    within_24h_percent: Annotated[float | None, Field(description="Share answered in public within 24 hours, in %")]
+    overdue: Annotated[int, Field(description="Conversations that passed their due time unanswered")]
+    negative: Annotated[int, Field(description="Negative customer messages (conversations and next waits)")]
+
+
+class StatsResponse(Figures):
+    brand: str
+    from_day: Annotated[date, Field(alias="from", description="First day, inclusive, in `tz`")]
+    to_day: Annotated[date, Field(alias="to", description="Last day, inclusive, in `tz`")]
+    tz: Annotated[str, Field(description="The IANA time zone the days are counted in")]
+    channel: Annotated[str | None, Field(description="The one channel counted; None: all")]
+    as_of: Annotated[datetime, Field(description="The instant the backlog figures refer to")]
+    sentiment: SentimentCounts
+    intent: IntentCounts
+    next_response: NextResponse
+    distribution: Annotated[list[Bin], Field(description="First-response times in bins, for a chart")]
+    backlog: BacklogView
+    industry: IndustryFigures
 
     model_config = {"populate_by_name": True}
+
+
+class Point(Figures):
+    start: Annotated[date, Field(description="First day of the point, in `tz`")]
+    end: Annotated[date, Field(description="Last day of the point, inclusive")]
+
+
+class Interval(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+
+
+class Timeseries(BaseModel):
+    brand: str
+    from_day: Annotated[date, Field(alias="from")]
+    to_day: Annotated[date, Field(alias="to")]
+    tz: str
+    channel: str | None
+    interval: Interval
+    points: list[Point]
+
+    model_config = {"populate_by_name": True}
+
+
+def _ratio(part: int, whole: int, digits: int = 4) -> float | None:
+    return round(part / whole, digits) if whole else None
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
+def figures(totals: Totals) -> dict[str, object]:
+    received_, responded_, resolved_ = totals["received"], totals["responded"], totals["resolved"]
+    return {
+        "received": received_,
+        "responded": responded_,
+        "resolved": resolved_,
+        "response_rate": _ratio(responded_, received_),
+        "handled_rate": _ratio(responded_ + resolved_, received_),
+        "first_response_mean_seconds": round(totals["response_seconds_sum"] / responded_, 2) if responded_ else None,
+        "first_response_p50_seconds": _rounded(quantile(totals.histogram, 0.5)),
+        "first_response_p90_seconds": _rounded(quantile(totals.histogram, 0.9)),
+        "first_response_p99_seconds": _rounded(quantile(totals.histogram, 0.99)),
+        "within_sla_percent": _percent(totals["within_sla"], received_),
+        "within_1h_percent": _percent(totals["within_1h"], received_),
+        "within_24h_percent": _percent(totals["within_24h"], received_),
+        "overdue": totals["overdue"],
+        "negative": totals[f"sentiment_{Sentiment.NEGATIVE.value}"],
+    }
+
+
+def distribution(histogram: Mapping[str, int]) -> list[Bin]:
+    """The histogram in chart bins. A bucket is put in the bin holding its value, so a time
+    within 1% of a bin's edge may be counted in the bin beside it."""
+    counts = [0] * len(BINS)
+    for bucket, count in histogram.items():
+        value = bucket_value(bucket)
+        for index, (_, low, high) in enumerate(BINS):
+            if value >= low and (high is None or value < high):
+                counts[index] += count
+                break
+    return [
+        Bin(label=label, from_seconds=low, to_seconds=high, count=count)
+        for (label, low, high), count in zip(BINS, counts, strict=True)
+    ]
 
 
 def summarise(
     brand: str,
     from_day: date,
     to_day: date,
-    days: Iterable[DayAggregate],
+    aggregates: Iterable[Aggregate],
     backlog: Backlog,
     as_of: datetime,
+    *,
+    tz: str = "UTC",
+    channel: str | None = None,
 ) -> StatsResponse:
-    received = responded = seconds_sum = in_sla = negative = 0
-    histogram: Counter[str] = Counter()
-    for day in days:
-        received += day.received
-        responded += day.responded
-        seconds_sum += day.response_seconds_sum
-        in_sla += day.within_sla
-        negative += day.negative
-        histogram.update(day.histogram)
+    totals = merge(aggregates, channel)
     oldest_age = None
     if backlog.oldest_open_at is not None:
         oldest_age = max(0, int((as_of - backlog.oldest_open_at).total_seconds()))
-    return StatsResponse(
-        brand=brand,
-        from_day=from_day,
-        to_day=to_day,
-        as_of=as_of,
-        received=received,
-        responded=responded,
-        response_rate=round(responded / received, 4) if received else None,
-        first_response_mean_seconds=round(seconds_sum / responded, 2) if responded else None,
-        first_response_median_seconds=_rounded(quantile(histogram, 0.5)),
-        first_response_p90_seconds=_rounded(quantile(histogram, 0.9)),
-        within_sla_percent=round(100 * in_sla / received, 2) if received else None,
-        negative=negative,
-        open=backlog.open,
-        overdue=backlog.overdue,
-        oldest_open_age_seconds=oldest_age,
+    next_received, next_responded = totals[NEXT_PREFIX + "received"], totals[NEXT_PREFIX + "responded"]
+    return StatsResponse.model_validate(
+        {
+            **figures(totals),
+            "brand": brand,
+            "from": from_day,
+            "to": to_day,
+            "tz": tz,
+            "channel": channel,
+            "as_of": as_of,
+            "sentiment": {sentiment.value: totals[f"sentiment_{sentiment.value}"] for sentiment in Sentiment},
+            "intent": {intent.value: totals[f"intent_{intent.value}"] for intent in Intent},
+            "next_response": {
+                "received": next_received,
+                "responded": next_responded,
+                "mean_seconds": round(totals[NEXT_PREFIX + "response_seconds_sum"] / next_responded, 2)
+                if next_responded
+                else None,
+                "within_sla_percent": _percent(totals[NEXT_PREFIX + "within_sla"], next_received),
+            },
+            "distribution": distribution(totals.histogram),
+            "backlog": BacklogView(**backlog.model_dump(), oldest_open_age_seconds=oldest_age),
+            "industry": INDUSTRY,
+        }
     )
+
+
+def periods(first: date, last: date, interval: Interval) -> Iterator[tuple[date, date]]:
+    """The days, or the ISO weeks (Monday to Sunday, clipped to the range), from ``first`` to ``last``."""
+    day = first
+    while day <= last:
+        end = day if interval is Interval.DAY else min(last, day + timedelta(days=6 - day.weekday()))
+        yield day, end
+        day = end + timedelta(days=1)
+
+
+def point(start: date, end: date, aggregates: Iterable[Aggregate], channel: str | None = None) -> Point:
+    return Point.model_validate({**figures(merge(aggregates, channel)), "start": start, "end": end})
 
 
 def _rounded(value: float | None) -> float | None:

@@ -16,6 +16,7 @@ two concurrent handlers can never count a message twice.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -29,21 +30,24 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from replywatch import stats
 from replywatch.models import (
     AlertKind,
+    ApiKey,
     Brand,
     Classification,
     Message,
     MessageRecord,
     MessageStatus,
     Recipient,
+    Resolution,
     Sentiment,
     Source,
     SourceState,
     StormControl,
 )
 from replywatch.ports import Conflict, HeldSms, StormWindow, Triage
-from replywatch.stats import Backlog, DayAggregate, bucket_of
+from replywatch.stats import Aggregate, Backlog, Level
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ PENDING_INDEX = "pending"
 BRANDS_PK = "BRANDS"
 SOURCES_PK = "SOURCES"
 TOTALS_SK = "TOTALS"
+API_KEYS_PK = "APIKEYS"
 HISTOGRAM_PREFIX = "h_"
 TRANSACTION_ATTEMPTS = 5
 TRANSACTION_BACKOFF_SECONDS = 0.02
@@ -149,6 +154,10 @@ def window_start(moment: datetime, minutes: int) -> datetime:
 
 def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+class NotResolvable(Exception):
+    """The message was answered or resolved already (or is not a customer's message)."""
 
 
 class InvalidPageToken(ValueError):
@@ -282,18 +291,28 @@ class MessageStore:
             next_token=response.get("LastEvaluatedKey"),
         )
 
-    def oldest_open_at(self, brand: str) -> datetime | None:
+    def oldest_open_at(self, brand: str, channel: str | None = None) -> datetime | None:
+        """When the oldest waiting message was posted: the head of the queue index. For one
+        channel, the first of that channel from the head (reads the other channels' older
+        waiting messages on the way)."""
         oldest = []
         for status in (MessageStatus.OVERDUE, MessageStatus.OPEN):
-            response = self._client.query(
-                TableName=self._messages,
-                IndexName=QUEUE_INDEX,
-                KeyConditionExpression="queue_pk = :k",
-                ExpressionAttributeValues=_values(k=f"{brand}#{status.value}"),
-                Limit=1,
-                ScanIndexForward=True,
-            )
-            for item in response.get("Items", []):
+            request: dict[str, Any] = {
+                "TableName": self._messages,
+                "IndexName": QUEUE_INDEX,
+                "KeyConditionExpression": "queue_pk = :k",
+                "ExpressionAttributeValues": _values(k=f"{brand}#{status.value}"),
+                "ScanIndexForward": True,
+            }
+            if channel is None:
+                request["Limit"] = 1
+                items = self._client.query(**request).get("Items", [])[:1]
+            else:
+                request["FilterExpression"] = "platform = :channel"
+                request["ExpressionAttributeValues"] |= _values(channel=channel)
+                items = list(itertools.islice(_query_all(self._client, request), 1))
+                items = [_serialize(item) for item in items]
+            for item in items:
                 oldest.append(datetime.fromisoformat(item["created_at"]["S"]))
         return min(oldest) if oldest else None
 
@@ -330,7 +349,9 @@ class MessageStore:
         at ``triage.alert``). False: it was counted already."""
         triage = triage or Triage()
         negative = classification.sentiment is Sentiment.NEGATIVE
-        day = self._day_update(record, received=1, negative=int(negative))
+        aggregates = self._aggregate_updates(
+            record, stats.received(triage.wait, classification.sentiment, classification.intent)
+        )
         sets = [
             "counted = :true",
             "due_at = :due",
@@ -373,8 +394,8 @@ class MessageStore:
                         " AND attribute_not_exists(first_response_at)",
                         names={"#status": "status", "#wait": "wait"},
                     ),
-                    day,
-                    self._totals_update(record.brand, open=1),
+                    *aggregates,
+                    self._totals_update(record, open=1),
                 ]
             )
             return True
@@ -392,7 +413,7 @@ class MessageStore:
                         " AND attribute_exists(first_response_at)",
                         names={"#wait": "wait"},
                     ),
-                    day,
+                    *aggregates,
                 ]
             )
             return True
@@ -414,7 +435,6 @@ class MessageStore:
         ``record`` is the item as just read; the write is conditioned on it being
         unchanged, so a concurrent change raises :class:`Conflict` and the caller re-reads.
         """
-        new_bucket = bucket_of(seconds)
         names = {"#status": "status"}
         values = _values(at=iso(replied_at), secs=seconds, by=reply_key)
         if record.first_response_at is None:
@@ -424,50 +444,80 @@ class MessageStore:
             else:
                 status_condition = "#status = :old_status"
                 values.update(_values(old_status=old_status.value))
-            values.update(_values(answered=MessageStatus.ANSWERED.value))
+            values.update(
+                _values(answered=MessageStatus.ANSWERED.value, queue=f"{record.brand}#{MessageStatus.ANSWERED.value}")
+            )
+            counters, histogram = stats.responded(record.wait, seconds, within_sla)
+            if old_status is MessageStatus.RESOLVED:
+                # Answered in public after all: it counts as answered, no longer as resolved.
+                counters |= stats.resolved(record.wait, sign=-1)
             items = [
                 self._message_update(
                     record.key,
                     "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by, "
-                    "#status = :answered REMOVE alert_pk, alert_at, alert_stage, queue_pk",
+                    "#status = :answered, queue_pk = :queue REMOVE alert_pk, alert_at, alert_stage",
                     values,
                     f"attribute_not_exists(first_response_at) AND {status_condition}",
                     names=names,
                 ),
-                self._day_update(
-                    record,
-                    responded=1,
-                    response_seconds_sum=seconds,
-                    within_sla=int(within_sla),
-                    histogram={new_bucket: 1},
-                ),
+                *self._aggregate_updates(record, counters, histogram),
             ]
             if old_status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
                 items.append(
-                    self._totals_update(record.brand, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0)
+                    self._totals_update(record, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0)
                 )
             self._transact(items)
             return
         old_seconds = record.first_response_seconds or 0
-        old_within = int(previous_within_sla)
         values.update(_values(old_at=iso(record.first_response_at)))
-        histogram = {new_bucket: 1}
-        old_bucket = bucket_of(old_seconds)
-        histogram[old_bucket] = histogram.get(old_bucket, 0) - 1
+        counters, histogram = stats.moved(record.wait, old_seconds, previous_within_sla, seconds, within_sla)
+        items = [
+            self._message_update(
+                record.key,
+                "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
+                values,
+                "first_response_at = :old_at",
+            )
+        ]
+        if counters or histogram:
+            items += self._aggregate_updates(record, counters, histogram)
+        self._transact(items)
+
+    def resolve(self, record: MessageRecord, *, resolution: Resolution, note: str | None, now: datetime) -> None:
+        """Mark a waiting message as handled elsewhere (phone, e-mail, DM), once: off the queue
+        and the alert ladder, counted as resolved rather than answered.
+
+        Raises :class:`NotResolvable` when it was answered or resolved already, and
+        :class:`Conflict` when it changed since ``record`` was read (re-read and retry)."""
+        if (
+            not record.counted
+            or record.first_response_at is not None
+            or record.status not in (MessageStatus.OPEN, MessageStatus.OVERDUE)
+        ):
+            raise NotResolvable(record.key)
+        values = _values(
+            resolved=MessageStatus.RESOLVED.value,
+            old_status=record.status.value,
+            at=iso(now),
+            resolution=resolution.value,
+            queue=f"{record.brand}#{MessageStatus.RESOLVED.value}",
+        )
+        sets = "#status = :resolved, resolved_at = :at, resolution = :resolution, queue_pk = :queue"
+        removes = " REMOVE alert_pk, alert_at, alert_stage"
+        if note:
+            values |= _values(note=note)
+            sets += ", resolution_note = :note"
         self._transact(
             [
                 self._message_update(
                     record.key,
-                    "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
+                    f"SET {sets}{removes}",
                     values,
-                    "first_response_at = :old_at",
+                    "#status = :old_status AND attribute_not_exists(first_response_at)",
+                    names={"#status": "status"},
                 ),
-                self._day_update(
-                    record,
-                    response_seconds_sum=seconds - old_seconds,
-                    within_sla=int(within_sla) - old_within,
-                    histogram=histogram,
-                ),
+                *self._aggregate_updates(record, stats.resolved(record.wait)),
+                self._totals_update(record, open=-1, overdue=-1 if record.status is MessageStatus.OVERDUE else 0),
             ]
         )
 
@@ -501,7 +551,10 @@ class MessageStore:
         expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
         items = [self._message_update(record.key, expression.strip(), values, condition, names={"#status": "status"})]
         if flag:
-            items += [self._day_update(record, overdue=1), self._totals_update(record.brand, overdue=1)]
+            items += [
+                *self._aggregate_updates(record, stats.overdue(record.wait)),
+                self._totals_update(record, overdue=1),
+            ]
         try:
             self._transact(items)
         except Conflict:
@@ -529,7 +582,7 @@ class MessageStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    self._totals_update(record.brand, open=-1, overdue=overdue),
+                    self._totals_update(record, open=-1, overdue=overdue),
                 ]
             )
         except Conflict:
@@ -538,39 +591,63 @@ class MessageStore:
 
     # --- aggregates -------------------------------------------------------------------------
 
-    def day_aggregates(self, brand: str, first: date, last: date) -> list[DayAggregate]:
+    def day_aggregates(self, brand: str, first: date, last: date) -> list[Aggregate]:
+        """The UTC-day aggregates from ``first`` to ``last`` inclusive (the digest's days)."""
+        start = datetime.combine(first, datetime.min.time(), UTC)
+        return self._aggregates(brand, stats.SlotRange(Level.DAY, start, start + timedelta(days=(last - first).days)))
+
+    def aggregates(self, brand: str, start: datetime, end: datetime) -> list[Aggregate]:
+        """Every aggregate whose slot lies in [start, end), each instant counted once: whole
+        days, then hours and quarters at the edges (see :func:`stats.cover`). The items read
+        depend on the range and the channels, never on the number of messages."""
+        return [aggregate for part in stats.cover(start, end) for aggregate in self._aggregates(brand, part)]
+
+    def _aggregates(self, brand: str, part: stats.SlotRange) -> list[Aggregate]:
+        prefix = part.level.value
         request: dict[str, Any] = {
             "TableName": self._state,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": _values(
-                pk=f"BRAND#{brand}", first=f"DAY#{first.isoformat()}", last=f"DAY#{last.isoformat()}#~"
+                pk=f"BRAND#{brand}",
+                first=f"{prefix}#{stats.slot_label(part.first, part.level)}#",
+                last=f"{prefix}#{stats.slot_label(part.last, part.level)}#~",
             ),
         }
-        days = []
+        found = []
         for item in _query_all(self._client, request):
-            _, day, channel = item["sk"].split("#", 2)
-            counters = {
-                name: int(item.get(name, 0))
-                for name in ("received", "responded", "response_seconds_sum", "within_sla", "negative", "overdue")
-            }
+            _, label, channel = item["sk"].split("#", 2)
+            counters = {name: int(item[name]) for name in stats.COUNTERS if int(item.get(name, 0))}
             histogram = {
                 name[len(HISTOGRAM_PREFIX) :]: int(count)
                 for name, count in item.items()
                 if name.startswith(HISTOGRAM_PREFIX) and int(count)
             }
-            days.append(DayAggregate(day=date.fromisoformat(day), channel=channel, histogram=histogram, **counters))
-        return days
+            found.append(
+                Aggregate(
+                    start=stats.parse_slot(label, part.level),
+                    level=part.level,
+                    channel=channel,
+                    counters=counters,
+                    histogram=histogram,
+                )
+            )
+        return found
 
-    def backlog(self, brand: str) -> Backlog:
-        response = self._client.get_item(
-            TableName=self._state, Key=_serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}), ConsistentRead=True
-        )
-        item = _deserialize(response.get("Item", {}))
-        return Backlog(
-            open=int(item.get("open", 0)),
-            overdue=int(item.get("overdue", 0)),
-            oldest_open_at=self.oldest_open_at(brand),
-        )
+    def backlog(self, brand: str, channel: str | None = None) -> Backlog:
+        """The live backlog: per-channel totals added up, and the oldest waiting message."""
+        request: dict[str, Any] = {
+            "TableName": self._state,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :totals)",
+            "ExpressionAttributeValues": _values(pk=f"BRAND#{brand}", totals=TOTALS_SK),
+            "ConsistentRead": True,
+        }
+        open_ = overdue = 0
+        for item in _query_all(self._client, request):
+            if channel is not None and item["sk"] != f"{TOTALS_SK}#{channel}":
+                continue
+            open_ += int(item.get("open", 0))
+            overdue += int(item.get("overdue", 0))
+        return Backlog(open=open_, overdue=overdue, oldest_open_at=self.oldest_open_at(brand, channel))
 
     # --- building blocks --------------------------------------------------------------------
 
@@ -594,35 +671,46 @@ class MessageStore:
             update["ExpressionAttributeNames"] = used
         return {"Update": update}
 
-    def _day_update(
-        self, record: MessageRecord, histogram: Mapping[str, int] | None = None, **counters: int
-    ) -> dict[str, Any]:
+    def _aggregate_updates(
+        self, record: MessageRecord, counters: Mapping[str, int], histogram: Mapping[str, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """``ADD`` the change to the message's day, hour and quarter-hour aggregates."""
         adds, names, values = [], {}, {}
         for position, (name, amount) in enumerate(
             [*counters.items(), *((HISTOGRAM_PREFIX + b, n) for b, n in (histogram or {}).items())]
         ):
-            if amount == 0 and name.startswith(HISTOGRAM_PREFIX):
+            if amount == 0:
                 continue
             names[f"#a{position}"] = name
             values[f":a{position}"] = {"N": str(amount)}
             adds.append(f"#a{position} :a{position}")
-        day = day_of(record.created_at).isoformat()
-        return {
-            "Update": {
-                "TableName": self._state,
-                "Key": _serialize({"pk": f"BRAND#{record.brand}", "sk": f"DAY#{day}#{record.platform}"}),
-                "UpdateExpression": "ADD " + ", ".join(adds),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
+        if not adds:
+            return []
+        return [
+            {
+                "Update": {
+                    "TableName": self._state,
+                    "Key": _serialize(
+                        {
+                            "pk": f"BRAND#{record.brand}",
+                            "sk": f"{level.value}#{stats.slot_label(start, level)}#{record.platform}",
+                        }
+                    ),
+                    "UpdateExpression": "ADD " + ", ".join(adds),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
             }
-        }
+            for level, start in stats.slots_of(record.created_at)
+        ]
 
-    def _totals_update(self, brand: str, **counters: int) -> dict[str, Any]:
+    def _totals_update(self, record: MessageRecord, **counters: int) -> dict[str, Any]:
+        """``ADD`` to the live backlog of the message's brand and channel."""
         present = {name: amount for name, amount in counters.items() if amount}
         return {
             "Update": {
                 "TableName": self._state,
-                "Key": _serialize({"pk": f"BRAND#{brand}", "sk": TOTALS_SK}),
+                "Key": _serialize({"pk": f"BRAND#{record.brand}", "sk": f"{TOTALS_SK}#{record.platform}"}),
                 "UpdateExpression": "ADD " + ", ".join(f"#{name} :{name}" for name in present),
                 "ExpressionAttributeNames": {f"#{name}": name for name in present},
                 "ExpressionAttributeValues": {f":{name}": {"N": str(amount)} for name, amount in present.items()},
@@ -717,6 +805,27 @@ class StateStore:
 
     def list_recipients(self, brand_id: str) -> list[Recipient]:
         return [Recipient.model_validate(item) for item in self._query(f"BRAND#{brand_id}", "RECIPIENT#")]
+
+    # --- dashboard keys (a digest of the secret only: see replywatch.apikeys) -------------------
+
+    def put_api_key(self, key: ApiKey) -> None:
+        item = key.model_dump(mode="json")
+        item["brands"] = sorted(key.brands)
+        self._put({"pk": API_KEYS_PK, "sk": key.key_id, **item})
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        item = self._get(API_KEYS_PK, key_id)
+        return ApiKey.model_validate(item) if item else None
+
+    def list_api_keys(self) -> list[ApiKey]:
+        return [ApiKey.model_validate(item) for item in self._query(API_KEYS_PK)]
+
+    def delete_api_key(self, key_id: str) -> bool:
+        """Revoke a key. False: there was no such key."""
+        response = self._client.delete_item(
+            TableName=self._table, Key=_serialize({"pk": API_KEYS_PK, "sk": key_id}), ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
 
     def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool:
         """Take the right to send one alert (``slot``: kind, level, recipient, channel).

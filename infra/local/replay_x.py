@@ -284,7 +284,7 @@ def _replay_in_one_pipeline(dialogs: list[Mapping[str, Any]]) -> dict[str, dict[
                 raise RuntimeError(f"stats for {company.slug}: {response['statusCode']} {stats}")
             results[company.handle] = {
                 "conversations": stats["received"],
-                "median_first_response_seconds": stats["first_response_median_seconds"],
+                "median_first_response_seconds": stats["first_response_p50_seconds"],
             }
     return results
 

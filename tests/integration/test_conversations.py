@@ -94,7 +94,7 @@ def test_follow_ups_join_the_conversation_whatever_the_processing_order(
         record = messages.get(f"acme#x#{follow_up}")
         assert record is not None and record.opener_key == "acme#x#o1" and not record.counted
     figures = stats(T0 + timedelta(hours=1))
-    assert (figures["received"], figures["responded"], figures["open"]) == (1, 1, 0)
+    assert (figures["received"], figures["responded"], figures["backlog"]["open"]) == (1, 1, 0)
     assert figures["first_response_mean_seconds"] == 600
 
 
@@ -108,7 +108,7 @@ def test_a_message_after_the_answer_opens_a_new_conversation(runtime, pump: aws.
     record = runtime.runtime.messages.get("acme#x#f3")
     assert record is not None and record.counted and record.opener_key is None
     figures = stats(T0 + timedelta(hours=1))
-    assert (figures["received"], figures["responded"], figures["open"]) == (2, 1, 1)
+    assert (figures["received"], figures["responded"], figures["backlog"]["open"]) == (2, 1, 1)
 
 
 def test_a_follow_up_whose_first_message_never_arrives_counts_on_its_own(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +154,7 @@ def test_a_follow_up_after_the_answer_opens_a_conversation_whatever_the_order_of
     assert messages.get("acme#x#f5").counted and messages.get("acme#x#f5").opener_key is None
     assert messages.get("acme#x#f6").opener_key == "acme#x#f5"
     figures = stats(T0)
-    assert (figures["received"], figures["responded"], figures["open"]) == (2, 1, 1)
+    assert (figures["received"], figures["responded"], figures["backlog"]["open"]) == (2, 1, 1)
 
 
 def test_a_redelivered_batch_never_leaves_a_message_both_counted_and_filed(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]

@@ -69,9 +69,9 @@ def test_redelivered_stream_batch_changes_neither_stats_nor_alerts(handlers: dic
     handlers["sweep"].lambda_handler({}, aws.LambdaContext())
 
     after_stats = api_get(handlers, "/brands/acme/stats", week)[1]
-    for volatile in ("as_of", "oldest_open_age_seconds"):
-        before_stats.pop(volatile)
-        after_stats.pop(volatile)
+    for figures in (before_stats, after_stats):
+        figures.pop("as_of")
+        figures["backlog"].pop("oldest_open_age_seconds")
     assert after_stats == before_stats
     assert (len(aws.sent_emails()), len(aws.sent_sms())) == before_alerts
 

@@ -171,20 +171,22 @@ def local_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, dateti
 
 # --- what each event adds ---------------------------------------------------------------------
 
-# A counter's name for a next-response wait: the first-response figures stay about
-# conversations, and a customer writing again after the brand's reply is reported apart.
+# Every wait is counted as a conversation; a next-response wait (the customer wrote again
+# after the brand's reply) is counted a second time under ``next_``, so it can be told apart.
 NEXT_PREFIX = "next_"
 HOUR = 3600
 DAY_SECONDS = 86400
 
 
-def _waited(wait: Wait | None, name: str) -> str:
-    return NEXT_PREFIX + name if wait is Wait.NEXT else name
+def _waited(wait: Wait | None, counters: dict[str, int]) -> dict[str, int]:
+    if wait is not Wait.NEXT:
+        return counters
+    return counters | {NEXT_PREFIX + name: amount for name, amount in counters.items()}
 
 
 def received(wait: Wait | None, sentiment: Sentiment, intent: Intent) -> dict[str, int]:
     """A customer message counted (a conversation opened, or a next-response wait)."""
-    return {_waited(wait, "received"): 1, f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
+    return _waited(wait, {"received": 1}) | {f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
 
 
 def responded(
@@ -192,14 +194,13 @@ def responded(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Counters and histogram change of a first response after ``seconds`` (``sign`` -1 takes one back)."""
     counters = {
-        _waited(wait, "responded"): sign,
-        _waited(wait, "response_seconds_sum"): sign * seconds,
-        _waited(wait, "within_sla"): sign * int(within_sla),
-        _waited(wait, "within_1h"): sign * int(seconds <= HOUR),
-        _waited(wait, "within_24h"): sign * int(seconds <= DAY_SECONDS),
+        "responded": sign,
+        "response_seconds_sum": sign * seconds,
+        "within_sla": sign * int(within_sla),
+        "within_1h": sign * int(seconds <= HOUR),
+        "within_24h": sign * int(seconds <= DAY_SECONDS),
     }
-    histogram = {bucket_of(seconds): sign} if wait is not Wait.NEXT else {}
-    return counters, histogram
+    return _waited(wait, counters), {bucket_of(seconds): sign}
 
 
 def moved(
@@ -216,12 +217,12 @@ def moved(
 
 
 def overdue(wait: Wait | None) -> dict[str, int]:
-    return {_waited(wait, "overdue"): 1}
+    return _waited(wait, {"overdue": 1})
 
 
 def resolved(wait: Wait | None, sign: int = 1) -> dict[str, int]:
     """Handled elsewhere (phone, e-mail, DM) rather than answered in public."""
-    return {_waited(wait, "resolved"): sign}
+    return _waited(wait, {"resolved": sign})
 
 
 # --- aggregates and their summary -------------------------------------------------------------
@@ -314,7 +315,7 @@ class IntentCounts(BaseModel):
 
 
 class NextResponse(BaseModel):
-    """Customers who wrote again after the brand's reply: each a wait of its own."""
+    """Of the conversations counted, those where a customer wrote again after the brand's reply."""
 
     received: int
     responded: int
@@ -372,7 +373,10 @@ class Figures(BaseModel):
 
     received: Annotated[
         int,
-        Field(description="Conversations opened: a customer's follow-ups to their own unanswered message join one"),
+        Field(
+            description="Conversations opened (a customer's follow-ups to their own unanswered message join one;"
+            " writing again after the brand's answer opens a new one, also counted in next_response)"
+        ),
     ]
     responded: Annotated[int, Field(description="Conversations the brand answered in public")]
     resolved: Annotated[int, Field(description="Conversations handled elsewhere (phone, e-mail, DM), marked so")]

@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 # Tests and the demo talk to moto or MiniStack only, never to a real account.
 unexport AWS_PROFILE AWS_ENDPOINT_URL
 
-.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-classify atproto replay-x
+.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-classify atproto browser replay-x
 
 help:
 	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
@@ -81,8 +81,13 @@ e2e: venvs
 atproto:
 	bash infra/local/atproto/setup.sh
 
+# Headless Chromium for the dashboard tests: Debian's chromium (installed when missing, as root),
+# driven by Playwright from the dev extras; no browser download.
+browser:
+	bash infra/local/browser/setup.sh
+
 test:
-	@$(MAKE) --no-print-directory -j4 venvs atproto
+	@$(MAKE) --no-print-directory -j4 venvs atproto browser
 	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests
 

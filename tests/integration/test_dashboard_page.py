@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from replywatch.stats import StatsResponse, Timeseries
 from replywatch.web import dashboard_html
 from tests.support.browser import chromium, png_size, screenshot
 
@@ -47,48 +48,59 @@ DISTRIBUTION = [
 QUIET_DAYS = {3, 10, 11, 24}  # nothing received: gaps in the SLA chart, not zeros
 
 
+def as_served(model: type[StatsResponse | Timeseries], body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as the API would serve it: validated by the API's own model, field for field."""
+    served = model.model_validate(body).model_dump(mode="json", by_alias=True)
+    assert set(served) == set(body), f"canned {model.__name__} drifted: {set(served) ^ set(body)}"
+    return served
+
+
 def stats_body(brand: str = "acme") -> dict[str, Any]:
     oldest = AS_OF - timedelta(days=2, hours=3, minutes=5)
-    return {
-        "brand": brand,
-        "from": FROM.isoformat(),
-        "to": TO.isoformat(),
-        "tz": ZONE,
-        "channel": None,
-        "as_of": AS_OF.isoformat(),
-        "received": 1284,
-        "responded": 1102,
-        "resolved": 38,
-        "response_rate": 0.8583,
-        "handled_rate": 0.8879,
-        "first_response_mean_seconds": 15120.0,  # 4 h 12 min
-        "first_response_p50_seconds": 2460.0,  # 41 min
-        "first_response_p90_seconds": 41400.0,  # 11 h 30 min
-        "first_response_p99_seconds": 81600.0,  # 22 h 40 min
-        "within_sla_percent": 71.4,
-        "within_1h_percent": 52.57,
-        "within_24h_percent": 85.83,
-        "overdue": 57,
-        "sentiment": {"negative": 311, "neutral": 702, "positive": 271},
-        "intent": {"complaint": 402, "question": 517, "praise": 198, "other": 167},
-        "next_response": {"received": 240, "responded": 201, "mean_seconds": 5400.0},
-        "backlog": {
-            "open": 46,
-            "overdue": 19,
-            "oldest_open_at": oldest.isoformat(),
-            "oldest_open_age_seconds": int((AS_OF - oldest).total_seconds()),
+    return as_served(
+        StatsResponse,
+        {
+            "brand": brand,
+            "from": FROM.isoformat(),
+            "to": TO.isoformat(),
+            "tz": ZONE,
+            "channel": None,
+            "as_of": AS_OF.isoformat(),
+            "received": 1284,
+            "responded": 1102,
+            "resolved": 38,
+            "response_rate": 0.8583,
+            "handled_rate": 0.8879,
+            "first_response_mean_seconds": 15120.0,  # 4 h 12 min
+            "first_response_p50_seconds": 2460.0,  # 41 min
+            "first_response_p90_seconds": 41400.0,  # 11 h 30 min
+            "first_response_p99_seconds": 81600.0,  # 22 h 40 min
+            "within_sla_percent": 71.4,
+            "within_1h_percent": 52.57,
+            "within_24h_percent": 85.83,
+            "overdue": 57,
+            "negative": 311,
+            "sentiment": {"negative": 311, "neutral": 702, "positive": 271},
+            "intent": {"complaint": 402, "question": 517, "praise": 198, "other": 167},
+            "next_response": {"received": 240, "responded": 201, "mean_seconds": 5400.0, "within_sla_percent": 77.1},
+            "backlog": {
+                "open": 46,
+                "overdue": 19,
+                "oldest_open_at": oldest.isoformat(),
+                "oldest_open_age_seconds": int((AS_OF - oldest).total_seconds()),
+            },
+            "distribution": [
+                {"label": label, "from_seconds": low, "to_seconds": high, "count": count}
+                for label, low, high, count in DISTRIBUTION
+            ],
+            "industry": {
+                "first_response_mean_seconds": 18000,
+                "expect_answer_within_1h_percent": 40,
+                "x_complaints_answered_within_24h_percent": 40,
+                "sources": ["Sprout Social Index", "Convince & Convert", "Social Bakers"],
+            },
         },
-        "distribution": [
-            {"label": label, "from_seconds": low, "to_seconds": high, "count": count}
-            for label, low, high, count in DISTRIBUTION
-        ],
-        "industry": {
-            "first_response_mean_seconds": 18000,
-            "expect_answer_within_1h_percent": 40,
-            "x_complaints_answered_within_24h_percent": 40,
-            "sources": ["Sprout Social Index", "Convince & Convert", "Social Bakers"],
-        },
-    }
+    )
 
 
 def timeseries_body(brand: str = "acme") -> dict[str, Any]:
@@ -105,24 +117,30 @@ def timeseries_body(brand: str = "acme") -> dict[str, Any]:
                 "responded": responded,
                 "resolved": 1 if received else 0,
                 "response_rate": round(responded / received, 4) if received else None,
+                "handled_rate": round((responded + 1) / received, 4) if received else None,
                 "within_sla_percent": round(55 + (index * 13) % 40 + 0.5, 2) if received else None,
                 "within_1h_percent": round(40 + (index * 11) % 30, 2) if received else None,
+                "within_24h_percent": round(80 + (index * 3) % 15, 2) if received else None,
                 "first_response_p50_seconds": 1800.0 + 60 * index if received else None,
                 "first_response_p90_seconds": 36000.0 if received else None,
+                "first_response_p99_seconds": 79000.0 if received else None,
                 "first_response_mean_seconds": 14000.0 + 100 * index if received else None,
                 "negative": received // 4,
                 "overdue": received // 20,
             }
         )
-    return {
-        "brand": brand,
-        "from": FROM.isoformat(),
-        "to": TO.isoformat(),
-        "tz": ZONE,
-        "channel": None,
-        "interval": "day",
-        "points": points,
-    }
+    return as_served(
+        Timeseries,
+        {
+            "brand": brand,
+            "from": FROM.isoformat(),
+            "to": TO.isoformat(),
+            "tz": ZONE,
+            "channel": None,
+            "interval": "day",
+            "points": points,
+        },
+    )
 
 
 def brands_body(name: str = "Acme Outdoor") -> dict[str, Any]:

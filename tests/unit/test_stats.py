@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replywatch.models import Intent, Sentiment, Wait
 from replywatch.stats import (
+    BINS,
+    COUNTERS,
+    INDUSTRY,
     RELATIVE_ACCURACY,
     ZERO_BUCKET,
+    Aggregate,
     Backlog,
-    DayAggregate,
     StatsResponse,
     bucket_of,
     bucket_value,
+    day_aggregate,
+    distribution,
     exact_quantile,
+    moved,
+    overdue,
     quantile,
+    received,
+    resolved,
+    responded,
     summarise,
 )
 
@@ -129,11 +142,11 @@ def test_merging_daily_histograms_equals_histogram_of_the_union(days: list[list[
 
 
 @given(st.lists(st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=30), min_size=1, max_size=5))
-def test_summarise_median_and_p90_come_from_the_merged_histogram(days: list[list[int]]) -> None:
+def test_summarise_percentiles_come_from_the_merged_histogram(days: list[list[int]]) -> None:
     aggregates = [
-        DayAggregate(
-            day=date(2026, 11, 1 + index),
-            channel="mention",
+        day_aggregate(
+            date(2026, 11, 1 + index),
+            "mention",
             received=len(values),
             responded=len(values),
             response_seconds_sum=sum(values),
@@ -143,7 +156,11 @@ def test_summarise_median_and_p90_come_from_the_merged_histogram(days: list[list
     ]
     union = [value for values in days for value in values]
     result = summarise("acme", date(2026, 11, 1), date(2026, 11, 30), aggregates, Backlog(), as_of=AS_OF)
-    for got, q in ((result.first_response_median_seconds, 0.5), (result.first_response_p90_seconds, 0.9)):
+    for got, q in (
+        (result.first_response_p50_seconds, 0.5),
+        (result.first_response_p90_seconds, 0.9),
+        (result.first_response_p99_seconds, 0.99),
+    ):
         exact = exact_quantile(union, q)
         assert got is not None and exact is not None
         # summarise rounds to 0.1 s on top of the histogram's 1 %
@@ -153,27 +170,27 @@ def test_summarise_median_and_p90_come_from_the_merged_histogram(days: list[list
 # --- summarise -----------------------------------------------------------------------------
 
 
-def _two_days() -> list[DayAggregate]:
+def _two_days() -> list[Aggregate]:
     return [
-        DayAggregate(
-            day=date(2026, 11, 20),
-            channel="mention",
+        day_aggregate(
+            date(2026, 11, 20),
+            "mention",
             received=10,
             responded=8,
             response_seconds_sum=8 * 600,
             within_sla=6,
-            negative=2,
+            sentiment_negative=2,
             overdue=1,
             histogram=histogram_of([600] * 8),
         ),
-        DayAggregate(
-            day=date(2026, 11, 21),
-            channel="mention",
+        day_aggregate(
+            date(2026, 11, 21),
+            "mention",
             received=6,
             responded=4,
             response_seconds_sum=4 * 1800,
             within_sla=3,
-            negative=1,
+            sentiment_negative=1,
             overdue=2,
             histogram=histogram_of([1800] * 4),
         ),
@@ -182,7 +199,7 @@ def _two_days() -> list[DayAggregate]:
 
 def test_summarise_sums_the_days() -> None:
     result = summarise(
-        "acme", date(2026, 11, 20), date(2026, 11, 21), _two_days(), Backlog(open=4, overdue=3), as_of=AS_OF
+        "acme", date(2026, 11, 20), date(2026, 11, 21), _two_days(), Backlog(open=4, overdue=5), as_of=AS_OF
     )
     assert (result.brand, result.from_day, result.to_day, result.as_of) == (
         "acme",
@@ -193,8 +210,9 @@ def test_summarise_sums_the_days() -> None:
     assert result.received == 16
     assert result.responded == 12
     assert result.negative == 3
-    assert result.open == 4
-    assert result.overdue == 3
+    assert result.sentiment.negative == 3
+    assert result.overdue == 3, "breached in the range: the days' overdue counters, not the backlog"
+    assert (result.backlog.open, result.backlog.overdue) == (4, 5)
 
 
 def test_summarise_computes_rates_and_mean() -> None:
@@ -202,14 +220,14 @@ def test_summarise_computes_rates_and_mean() -> None:
     assert result.response_rate == 0.75  # 12 / 16
     assert result.first_response_mean_seconds == 1000.0  # (4800 + 7200) / 12
     assert result.within_sla_percent == 56.25  # 9 / 16
-    assert result.first_response_median_seconds == pytest.approx(600, rel=RELATIVE_ACCURACY)
+    assert result.first_response_p50_seconds == pytest.approx(600, rel=RELATIVE_ACCURACY)
     assert result.first_response_p90_seconds == pytest.approx(1800, rel=RELATIVE_ACCURACY)
 
 
 def test_summarise_rounds_response_rate_and_percent() -> None:
-    day = DayAggregate(
-        day=date(2026, 11, 20),
-        channel="mention",
+    day = day_aggregate(
+        date(2026, 11, 20),
+        "mention",
         received=3,
         responded=1,
         within_sla=1,
@@ -224,13 +242,13 @@ def test_summarise_rounds_response_rate_and_percent() -> None:
 def test_summarise_oldest_open_age_is_seconds_since_oldest_open_message() -> None:
     backlog = Backlog(open=2, overdue=1, oldest_open_at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
     result = summarise("acme", date(2026, 11, 23), date(2026, 11, 23), [], backlog, as_of=AS_OF)
-    assert result.oldest_open_age_seconds == 2.5 * 3600
+    assert result.backlog.oldest_open_age_seconds == 2.5 * 3600
 
 
 def test_summarise_oldest_open_age_is_never_negative() -> None:
     backlog = Backlog(open=1, oldest_open_at=datetime(2026, 11, 23, 12, 0, 5, tzinfo=UTC))
     result = summarise("acme", date(2026, 11, 23), date(2026, 11, 23), [], backlog, as_of=AS_OF)
-    assert result.oldest_open_age_seconds == 0
+    assert result.backlog.oldest_open_age_seconds == 0
 
 
 def test_summarise_with_no_data_has_no_rates() -> None:
@@ -238,19 +256,28 @@ def test_summarise_with_no_data_has_no_rates() -> None:
     assert result.received == result.responded == 0
     assert result.response_rate is None
     assert result.first_response_mean_seconds is None
-    assert result.first_response_median_seconds is None
+    assert result.first_response_p50_seconds is None
     assert result.first_response_p90_seconds is None
+    assert result.first_response_p99_seconds is None
     assert result.within_sla_percent is None
-    assert result.oldest_open_age_seconds is None
+    assert result.within_1h_percent is None
+    assert result.within_24h_percent is None
+    assert result.handled_rate is None
+    assert result.next_response.mean_seconds is None
+    assert result.next_response.within_sla_percent is None
+    assert [b.count for b in result.distribution] == [0] * len(BINS)
+    assert result.backlog.oldest_open_age_seconds is None
 
 
 def test_summarise_received_but_unanswered_has_rate_zero_and_no_mean() -> None:
-    day = DayAggregate(day=date(2026, 11, 20), channel="mention", received=5)
+    day = day_aggregate(date(2026, 11, 20), "mention", received=5)
     result = summarise("acme", day.day, day.day, [day], Backlog(open=5), as_of=AS_OF)
     assert result.response_rate == 0.0
     assert result.within_sla_percent == 0.0
+    assert result.within_1h_percent == result.within_24h_percent == 0.0
+    assert result.handled_rate == 0.0
     assert result.first_response_mean_seconds is None
-    assert result.first_response_median_seconds is None
+    assert result.first_response_p50_seconds is None
 
 
 def test_stats_response_serialises_from_and_to_by_alias() -> None:
@@ -259,3 +286,341 @@ def test_stats_response_serialises_from_and_to_by_alias() -> None:
     assert dumped["from"] == "2026-11-01"
     assert dumped["to"] == "2026-11-30"
     assert StatsResponse.model_validate(dumped) == result
+
+
+# --- figures recomputed from the messages ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Msg:
+    """One customer message as the aggregates see it."""
+
+    day: int
+    channel: str
+    wait: Wait | None
+    sentiment: Sentiment
+    intent: Intent
+    seconds: int | None  # first response after that long; None: unanswered
+    target: int  # its SLA target
+    resolved: bool  # handled elsewhere (only when unanswered)
+    overdue: bool  # passed its due time unanswered at some point
+
+    @property
+    def within_sla(self) -> bool:
+        return self.seconds is not None and self.seconds <= self.target
+
+    @property
+    def next(self) -> bool:
+        return self.wait is Wait.NEXT
+
+
+CHANNELS = ("x", "mastodon")
+_messages = st.builds(
+    Msg,
+    day=st.integers(min_value=0, max_value=3),
+    channel=st.sampled_from(CHANNELS),
+    wait=st.sampled_from([None, Wait.FIRST, Wait.NEXT]),
+    sentiment=st.sampled_from(list(Sentiment)),
+    intent=st.sampled_from(list(Intent)),
+    seconds=st.one_of(st.none(), st.integers(min_value=0, max_value=3 * 86400)),
+    target=st.sampled_from([900, 3600, 4 * 3600]),
+    resolved=st.booleans(),
+    overdue=st.booleans(),
+).map(lambda m: m if m.seconds is None else replace(m, resolved=False))
+
+
+def aggregates_of(history: list[Msg]) -> list[Aggregate]:
+    """Day aggregates built the way the store builds them: one event delta at a time."""
+    counters: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    histograms: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    for m in history:
+        slot = (m.day, m.channel)
+        counters[slot].update(received(m.wait, m.sentiment, m.intent))
+        if m.seconds is not None:
+            added, histogram = responded(m.wait, m.seconds, m.within_sla)
+            counters[slot].update(added)
+            histograms[slot].update(histogram)
+        if m.resolved:
+            counters[slot].update(resolved(m.wait))
+        if m.overdue:
+            counters[slot].update(overdue(m.wait))
+    return [
+        day_aggregate(
+            date(2026, 11, 1 + day), channel, histogram=histograms[(day, channel)], **counters[(day, channel)]
+        )
+        for day, channel in counters
+    ]
+
+
+def _close(got: float | None, exact: float | None) -> bool:
+    """Within the histogram's 1 %, plus summarise's rounding to 0.1 s."""
+    if exact is None:
+        return got is None
+    return got is not None and abs(got - exact) <= RELATIVE_ACCURACY * exact + 0.05 + _SLACK
+
+
+def _percent_of(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
+@settings(max_examples=150)
+@given(st.lists(_messages, max_size=60), st.sampled_from([None, *CHANNELS]))
+def test_summarise_equals_a_recomputation_from_the_messages(history: list[Msg], channel: str | None) -> None:
+    result = summarise(
+        "acme", date(2026, 11, 1), date(2026, 11, 4), aggregates_of(history), Backlog(), as_of=AS_OF, channel=channel
+    )
+    counted = [m for m in history if channel is None or m.channel == channel]
+    # every wait is a conversation, a next-response wait too (also reported apart below)
+    waits = [m.seconds for m in counted if m.seconds is not None]
+    assert result.channel == channel
+    assert result.received == len(counted)
+    assert result.responded == len(waits)
+    assert result.resolved == sum(m.resolved for m in counted)
+    assert result.response_rate == (round(len(waits) / len(counted), 4) if counted else None)
+    assert result.handled_rate == (round((len(waits) + result.resolved) / len(counted), 4) if counted else None)
+    assert result.first_response_mean_seconds == (round(sum(waits) / len(waits), 2) if waits else None)
+    assert _close(result.first_response_p50_seconds, exact_quantile(waits, 0.5))
+    assert _close(result.first_response_p90_seconds, exact_quantile(waits, 0.9))
+    assert _close(result.first_response_p99_seconds, exact_quantile(waits, 0.99))
+    assert result.within_sla_percent == _percent_of(sum(m.within_sla for m in counted), len(counted))
+    assert result.within_1h_percent == _percent_of(sum(s <= 3600 for s in waits), len(counted))
+    assert result.within_24h_percent == _percent_of(sum(s <= 86400 for s in waits), len(counted))
+    assert result.overdue == sum(m.overdue for m in counted)
+    # Sentiment and intent count every customer message, next waits included.
+    assert result.sentiment.model_dump() == {s.value: sum(m.sentiment is s for m in counted) for s in Sentiment}
+    assert result.intent.model_dump() == {i.value: sum(m.intent is i for m in counted) for i in Intent}
+    assert result.negative == result.sentiment.negative
+    # Next-response waits are reported apart as well.
+    following = [m for m in counted if m.next]
+    next_waits = [m.seconds for m in following if m.seconds is not None]
+    assert result.next_response.received == len(following)
+    assert result.next_response.responded == len(next_waits)
+    assert result.next_response.mean_seconds == (round(sum(next_waits) / len(next_waits), 2) if next_waits else None)
+    assert result.next_response.within_sla_percent == _percent_of(sum(m.within_sla for m in following), len(following))
+    assert sum(b.count for b in result.distribution) == result.responded
+
+
+def test_next_response_waits_are_conversations_also_reported_apart() -> None:
+    history = [
+        Msg(0, "x", Wait.FIRST, Sentiment.NEUTRAL, Intent.QUESTION, 600, 3600, False, False),
+        Msg(0, "x", Wait.NEXT, Sentiment.NEGATIVE, Intent.COMPLAINT, 36000, 3600, False, True),
+        Msg(0, "x", Wait.NEXT, Sentiment.NEUTRAL, Intent.OTHER, None, 3600, False, False),
+    ]
+    result = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), aggregates_of(history), Backlog(), as_of=AS_OF)
+    assert (result.received, result.responded, result.overdue) == (3, 2, 1)
+    assert result.first_response_mean_seconds == 18300.0  # (600 + 36000) / 2
+    assert result.first_response_p50_seconds == pytest.approx(600, rel=RELATIVE_ACCURACY)
+    assert result.first_response_p99_seconds == pytest.approx(36000, rel=RELATIVE_ACCURACY)
+    assert result.within_sla_percent == result.within_1h_percent == 33.33
+    assert result.next_response.model_dump() == {
+        "received": 2,
+        "responded": 1,
+        "mean_seconds": 36000.0,
+        "within_sla_percent": 0.0,
+    }
+    assert result.negative == 1
+
+
+def test_resolved_counts_towards_handled_but_not_responded() -> None:
+    history = [
+        Msg(0, "x", Wait.FIRST, Sentiment.NEUTRAL, Intent.QUESTION, 600, 3600, False, False),
+        Msg(0, "x", Wait.FIRST, Sentiment.NEGATIVE, Intent.COMPLAINT, None, 3600, True, True),
+        Msg(1, "x", Wait.FIRST, Sentiment.NEGATIVE, Intent.COMPLAINT, None, 3600, True, False),
+        Msg(1, "x", Wait.FIRST, Sentiment.NEUTRAL, Intent.QUESTION, None, 3600, False, False),
+    ]
+    result = summarise("acme", date(2026, 11, 1), date(2026, 11, 2), aggregates_of(history), Backlog(), as_of=AS_OF)
+    assert (result.received, result.responded, result.resolved) == (4, 1, 2)
+    assert result.response_rate == 0.25
+    assert result.handled_rate == 0.75
+    assert result.within_sla_percent == 25.0, "a resolution is not a reply within the SLA"
+
+
+def test_within_1h_and_24h_are_inclusive_shares_of_the_received() -> None:
+    waits = [0, 3600, 3601, 86400, 86401]
+    history = [Msg(0, "x", None, Sentiment.NEUTRAL, Intent.OTHER, s, 3600, False, False) for s in waits]
+    history.append(Msg(0, "x", None, Sentiment.NEUTRAL, Intent.OTHER, None, 3600, False, False))
+    result = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), aggregates_of(history), Backlog(), as_of=AS_OF)
+    assert result.received == 6
+    assert result.within_1h_percent == 33.33  # 0 and 3600 of 6
+    assert result.within_24h_percent == 66.67  # and 3601 and 86400
+    assert result.within_sla_percent == 33.33
+
+
+def test_summarise_counts_one_channel_only_when_asked() -> None:
+    x = day_aggregate(
+        date(2026, 11, 1),
+        "x",
+        histogram=histogram_of([60]),
+        received=2,
+        responded=1,
+        response_seconds_sum=60,
+        sentiment_negative=2,
+    )
+    mastodon = day_aggregate(
+        date(2026, 11, 1),
+        "mastodon",
+        histogram=histogram_of([7200]),
+        received=1,
+        responded=1,
+        response_seconds_sum=7200,
+    )
+    both = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), [x, mastodon], Backlog(), as_of=AS_OF)
+    only_x = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), [x, mastodon], Backlog(), as_of=AS_OF, channel="x")
+    assert (both.received, both.responded, both.negative) == (3, 2, 2)
+    assert (only_x.received, only_x.responded, only_x.negative, only_x.channel) == (2, 1, 2, "x")
+    assert only_x.first_response_mean_seconds == 60.0
+    assert only_x.first_response_p99_seconds == pytest.approx(60, rel=RELATIVE_ACCURACY)
+    none = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), [x], Backlog(), as_of=AS_OF, channel="bluesky")
+    assert none.received == 0 and none.response_rate is None
+
+
+def test_summarise_names_its_time_zone_and_sets_the_industry_figures_beside() -> None:
+    result = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), [], Backlog(), as_of=AS_OF, tz="Asia/Kolkata")
+    assert result.tz == "Asia/Kolkata"
+    assert result.industry == INDUSTRY
+    assert INDUSTRY.first_response_mean_seconds == 5 * 3600
+    assert INDUSTRY.expect_answer_within_1h_percent == 40
+    assert INDUSTRY.x_complaints_answered_within_24h_percent == 40
+    assert INDUSTRY.sources
+
+
+# --- the distribution --------------------------------------------------------------------------------
+
+
+def test_bins_cover_zero_to_infinity_without_gaps() -> None:
+    assert BINS[0][1] == 0 and BINS[-1][2] is None
+    for (_, _, high), (_, low, _) in pairwise(BINS):
+        assert high == low
+    assert [label for label, _, _ in BINS] == ["< 5 min", "5–15 min", "15 min – 1 h", "1–4 h", "4–24 h", "≥ 24 h"]
+
+
+def test_distribution_puts_each_time_in_its_bin() -> None:
+    # one value well inside each bin, a zero, and two more in the last
+    histogram = histogram_of([0, 60, 600, 1800, 7200, 36000, 172800, 2 * 86400, 40 * 86400])
+    bins = distribution(histogram)
+    assert [(b.label, b.from_seconds, b.to_seconds) for b in bins] == list(BINS)
+    assert [b.count for b in bins] == [2, 1, 1, 1, 1, 3]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**7), max_size=200))
+def test_distribution_adds_up_to_the_answered(values: list[int]) -> None:
+    bins = distribution(histogram_of(values))
+    assert sum(b.count for b in bins) == len(values)
+    for b, (_, low, high) in zip(bins, BINS, strict=True):
+        # a value lands in its own bin, or the one beside it when within 1 % of the edge
+        lower = low * (1 - RELATIVE_ACCURACY)
+        upper = math.inf if high is None else high * (1 + RELATIVE_ACCURACY)
+        assert b.count <= sum(lower <= v < upper for v in values)
+
+
+def test_summarise_distribution_adds_up_to_responded() -> None:
+    result = summarise("acme", date(2026, 11, 20), date(2026, 11, 21), _two_days(), Backlog(), as_of=AS_OF)
+    assert sum(b.count for b in result.distribution) == result.responded == 12
+    assert [b.count for b in result.distribution] == [0, 8, 4, 0, 0, 0]
+
+
+# --- what each event adds -------------------------------------------------------------------------------
+
+
+def test_received_counts_the_message_its_sentiment_and_intent() -> None:
+    assert received(Wait.FIRST, Sentiment.NEGATIVE, Intent.COMPLAINT) == {
+        "received": 1,
+        "sentiment_negative": 1,
+        "intent_complaint": 1,
+    }
+    assert received(None, Sentiment.POSITIVE, Intent.PRAISE)["received"] == 1
+
+
+def test_responded_counts_the_wait_and_its_bucket() -> None:
+    counters, histogram = responded(Wait.FIRST, 3600, True)
+    assert counters == {
+        "responded": 1,
+        "response_seconds_sum": 3600,
+        "within_sla": 1,
+        "within_1h": 1,
+        "within_24h": 1,
+    }
+    assert histogram == {bucket_of(3600): 1}
+    counters, histogram = responded(None, 86401, False, sign=-1)
+    assert counters == {
+        "responded": -1,
+        "response_seconds_sum": -86401,
+        "within_sla": 0,
+        "within_1h": 0,
+        "within_24h": 0,
+    }
+    assert histogram == {bucket_of(86401): -1}
+
+
+def test_a_next_response_is_counted_as_a_conversation_and_again_under_next() -> None:
+    first_counters, first_histogram = responded(Wait.FIRST, 120, True)
+    counters, histogram = responded(Wait.NEXT, 120, True)
+    assert counters == first_counters | {f"next_{name}": amount for name, amount in first_counters.items()}
+    assert histogram == first_histogram == {bucket_of(120): 1}
+    assert received(Wait.NEXT, Sentiment.NEUTRAL, Intent.QUESTION) == {
+        "received": 1,
+        "next_received": 1,
+        "sentiment_neutral": 1,
+        "intent_question": 1,
+    }
+    assert overdue(Wait.NEXT) == {"overdue": 1, "next_overdue": 1}
+    assert resolved(Wait.NEXT) == {"resolved": 1, "next_resolved": 1}
+    assert overdue(Wait.FIRST) == overdue(None) == {"overdue": 1}
+    assert resolved(None, sign=-1) == {"resolved": -1}
+
+
+def test_every_counter_an_event_adds_is_a_known_counter() -> None:
+    names: set[str] = set()
+    for wait in (None, Wait.FIRST, Wait.NEXT):
+        for sentiment in Sentiment:
+            for intent in Intent:
+                names |= set(received(wait, sentiment, intent))
+        names |= set(responded(wait, 10, True)[0]) | set(overdue(wait)) | set(resolved(wait))
+    assert names <= set(COUNTERS)
+
+
+@given(
+    st.lists(st.tuples(st.integers(min_value=0, max_value=10**6), st.booleans()), min_size=1, max_size=40),
+    st.data(),
+    st.sampled_from([None, Wait.FIRST, Wait.NEXT]),
+)
+def test_a_moved_reply_leaves_the_counts_of_the_new_values(
+    replies: list[tuple[int, bool]], data: st.DataObject, wait: Wait | None
+) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=len(replies) - 1))
+    old_seconds, old_within = replies[index]
+    # an earlier reply: shorter, and possibly now within the SLA
+    new_seconds = data.draw(st.integers(min_value=0, max_value=old_seconds))
+    new_within = data.draw(st.booleans())
+
+    def counted(values: list[tuple[int, bool]]) -> tuple[Counter[str], Counter[str]]:
+        counters: Counter[str] = Counter()
+        histogram: Counter[str] = Counter()
+        for seconds, within in values:
+            added, buckets = responded(wait, seconds, within)
+            counters.update(added)
+            histogram.update(buckets)
+        return counters, histogram
+
+    counters, histogram = counted(replies)
+    change_counters, change_histogram = moved(wait, old_seconds, old_within, new_seconds, new_within)
+    assert all(change_counters.values()) and all(change_histogram.values()), "no zero entries"
+    counters.update(change_counters)
+    histogram.update(change_histogram)
+
+    after = [*replies[:index], (new_seconds, new_within), *replies[index + 1 :]]
+    expected_counters, expected_histogram = counted(after)
+    assert +counters == +expected_counters
+    assert {k: v for k, v in histogram.items() if v} == dict(+expected_histogram)
+    assert all(v >= 0 for v in histogram.values())
+    for q in (0.5, 0.9, 0.99):
+        assert quantile(histogram, q) == quantile(histogram_of([s for s, _ in after]), q)
+
+
+def test_a_move_within_one_bucket_changes_only_the_sum() -> None:
+    assert moved(Wait.FIRST, 1000, True, 1000, True) == ({}, {})
+    assert bucket_of(1001) == bucket_of(1000)
+    assert moved(Wait.FIRST, 1001, True, 1000, True) == ({"response_seconds_sum": -1}, {})
+    counters, histogram = moved(Wait.FIRST, 7200, False, 600, True)
+    assert counters == {"response_seconds_sum": -6600, "within_sla": 1, "within_1h": 1}
+    assert histogram == {bucket_of(7200): -1, bucket_of(600): 1}

@@ -45,7 +45,7 @@ def verify(token: str | None, lookup: Callable[[str], ApiKey | None]) -> ApiKey 
     """The key a token belongs to, or None (unknown, malformed, revoked or wrong secret)."""
     if not token:
         return None
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     if match is None:
         return None
     key_id, secret = match.groups()

@@ -38,6 +38,9 @@ class Triage:
     wait: Wait = Wait.FIRST
     target_seconds: int | None = None
     alert: tuple[int, datetime] | None = None  # the first stage of its alert ladder, and when
+    # False for imported history: counted in the statistics, but not a live open message
+    # (no open/overdue status, not on the queue, not in the backlog totals).
+    backlog: bool = True
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,12 @@ class Processor:
             logger.info("follow-up waits for its conversation", extra={"message_key": record.key})
         elif place is Place.OPENS:
             triage = Triage(
-                priority=priority, wait=wait, target_seconds=plan.target_seconds, alert=sla.next_stage(plan, None)
+                priority=priority,
+                wait=wait,
+                target_seconds=plan.target_seconds,
+                # Imported history is counted like any message, but never alerted on or left waiting.
+                alert=None if record.imported else sla.next_stage(plan, None),
+                backlog=not record.imported,
             )
             counted = self.messages.count_inbound(
                 record, due_at=plan.due_at, classification=classification, triage=triage
@@ -115,7 +120,7 @@ class Processor:
                 },
             )
             self._match_earliest_reply(brand, record.key, answers=record.key)
-        if classification.sentiment is Sentiment.NEGATIVE:
+        if classification.sentiment is Sentiment.NEGATIVE and not record.imported:
             # Not only when just counted: a redelivery after a crash mid-send sends what is unsent.
             classified = record.model_copy(
                 update={

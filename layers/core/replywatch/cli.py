@@ -1,9 +1,11 @@
-"""`replywatch`: set up brands, sources and alert recipients in a deployed stack.
+"""`replywatch`: set up brands, sources and alert recipients in a deployed stack, and import
+a brand's past conversations.
 
     replywatch --stack replywatch add-brand acme "Acme Mobile" --sla-minutes 60
     replywatch --stack replywatch add-source acme mastodon-main mastodon https://mastodon.social < token.txt
     replywatch --stack replywatch add-recipient acme lead "Care lead" --email lead@acme.example --phone +15550100001
     replywatch --stack replywatch list
+    replywatch --stack replywatch import history.csv --brand acme
 
 Tokens are read from standard input and stored in AWS Secrets Manager under
 ``replywatch/<brand>/<source>``; only the secret's name is kept in the table.
@@ -13,17 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 from pydantic import ValidationError
 
 from replywatch.connectors import REGISTRY
-from replywatch.models import Brand, Recipient, SlaPolicy, Source, StormControl
-from replywatch.store import StateStore
+from replywatch.importer import Format, ImportFileError, Skip, format_of, parse
+from replywatch.models import SLUG_PATTERN, Brand, Message, Recipient, SlaPolicy, Source, StormControl
+from replywatch.store import MessageStore, StateStore
 
 DEFAULT_SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
+DEFAULT_RETENTION_DAYS = 400  # the template's RetentionDays default
+IMPORT_WORKERS = 8  # concurrent writes while importing
+SKIPPED_SHOWN = 100  # skipped rows listed in the import summary (all are counted)
 
 
 def secret_name(brand_id: str, source_id: str, prefix: str = DEFAULT_SECRET_PREFIX) -> str:
@@ -39,14 +49,27 @@ def store_token(secrets: Any, name: str, token: str) -> None:
         secrets.put_secret_value(SecretId=name, SecretString=token)
 
 
-def stack_settings(cloudformation: Any, stack: str) -> tuple[str, str]:
-    """The stack's state table and the secret-name prefix its functions may read."""
+def _describe(cloudformation: Any, stack: str) -> tuple[dict[str, str], dict[str, str | None]]:
     described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in described.get("Parameters", [])}
+    return outputs, parameters
+
+
+def stack_settings(cloudformation: Any, stack: str) -> tuple[str, str]:
+    """The stack's state table and the secret-name prefix its functions may read."""
+    outputs, parameters = _describe(cloudformation, stack)
     if "StateTableName" not in outputs:
         raise SystemExit(f"stack {stack!r} has no StateTableName output")
     return str(outputs["StateTableName"]), str(parameters.get("SecretPrefix") or DEFAULT_SECRET_PREFIX)
+
+
+def stack_messages(cloudformation: Any, stack: str) -> tuple[str, int]:
+    """The stack's messages table and how many days it keeps a message (RetentionDays)."""
+    outputs, parameters = _describe(cloudformation, stack)
+    if "MessagesTableName" not in outputs:
+        raise SystemExit(f"stack {stack!r} has no MessagesTableName output")
+    return str(outputs["MessagesTableName"]), int(parameters.get("RetentionDays") or DEFAULT_RETENTION_DAYS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--secret-prefix",
         help=f"with --state-table: the stack's SecretPrefix (default {DEFAULT_SECRET_PREFIX}); --stack reads it",
+    )
+    parser.add_argument("--messages-table", help="with --state-table, for import: the messages table's name")
+    parser.add_argument(
+        "--retention-days",
+        type=int,
+        help=f"with --state-table, for import: the stack's RetentionDays (default {DEFAULT_RETENTION_DAYS})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -113,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     recipient.add_argument("--timezone", help="the recipient's IANA zone for quiet hours (default: the brand's)")
 
     commands.add_parser("list", help="brands, sources (with health) and recipients")
+
+    history = commands.add_parser(
+        "import",
+        help="load past conversations from a CSV, JSON or JSON Lines file (see docs/import.md)",
+        description="Load past conversations so a brand's statistics start with its baseline. Imported messages"
+        " are counted like any other but never alerted on. Importing the same file again changes nothing.",
+    )
+    history.add_argument("file")
+    history.add_argument("--brand", required=True, help="the brand the conversations belong to")
+    history.add_argument("--source-id", default="imported", help="recorded as the messages' source (default imported)")
+    history.add_argument(
+        "--format", choices=[f.value for f in Format], help="default: from the extension (.csv, .json, .jsonl)"
+    )
+    history.add_argument("--dry-run", action="store_true", help="read and check the file, write nothing")
     return parser
 
 
@@ -123,14 +166,77 @@ def _option(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def import_file(
+    state: StateStore,
+    messages: MessageStore,
+    args: argparse.Namespace,
+    *,
+    now: datetime,
+    retention: timedelta,
+) -> int:
+    """``replywatch import``: print a JSON summary. 0: every row imported (or skipped only as a
+    duplicate or past retention); 1: some rows were invalid, the rest imported; 2: nothing done."""
+    if state.get_brand(args.brand) is None:
+        print(f"no brand {args.brand!r}: add it first", file=sys.stderr)
+        return 2
+    if not re.match(SLUG_PATTERN, args.source_id):
+        print("--source-id: 1-63 lowercase letters, digits or dashes", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    try:
+        file_format = Format(args.format) if args.format else format_of(path.name)
+        content = path.read_text(encoding="utf-8")
+        batch = parse(content, file_format, brand=args.brand, source_id=args.source_id, now=now, retention=retention)
+    except (ImportFileError, OSError, UnicodeDecodeError) as error:
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
+        print(f"{args.file}: {reason}", file=sys.stderr)
+        return 2
+    stored: list[bool] = []
+    if not args.dry_run:
+
+        def put(message: Message) -> bool:
+            # The stack's retention counts from when the message was posted, as for a polled one.
+            return messages.put_new(message, ingested_at=now, expires_at=message.created_at + retention)
+
+        with ThreadPoolExecutor(max_workers=IMPORT_WORKERS) as pool:
+            stored = list(pool.map(put, batch.messages))
+    summary: dict[str, Any] = {
+        "brand": args.brand,
+        "file": args.file,
+        "format": file_format.value,
+        "dry_run": args.dry_run,
+        **batch.summary(),
+        "stored": sum(stored),
+        "already_there": len(stored) - sum(stored),
+        "skipped_rows": [
+            {"line": skip.line, "reason": skip.category.value, "problem": skip.problem}
+            for skip in batch.skipped[:SKIPPED_SHOWN]
+        ],
+    }
+    print(json.dumps(summary, indent=2))
+    return 1 if any(skip.category is Skip.INVALID for skip in batch.skipped) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "import" and args.state_table and not args.messages_table:
+        parser.error("import with --state-table needs --messages-table")
+    if args.retention_days is not None and args.retention_days < 1:
+        parser.error("--retention-days must be at least 1")
     session = boto3.session.Session()
     if args.stack:
         table, prefix = stack_settings(session.client("cloudformation"), args.stack)
     else:
         table, prefix = args.state_table, args.secret_prefix or DEFAULT_SECRET_PREFIX
     state = StateStore(session.client("dynamodb"), table)
+    if args.command == "import":
+        if args.stack:
+            messages_table, days = stack_messages(session.client("cloudformation"), args.stack)
+        else:
+            messages_table, days = args.messages_table, args.retention_days or DEFAULT_RETENTION_DAYS
+        messages = MessageStore(session.client("dynamodb"), messages_table, table)
+        return import_file(state, messages, args, now=datetime.now(UTC), retention=timedelta(days=days))
     try:
         if args.command == "add-brand":
             sla = None

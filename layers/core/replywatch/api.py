@@ -256,8 +256,11 @@ def create_app(
         return _error(error.status_code, str(error.msg) or "request refused")
 
     @app.not_found
-    def _no_route(_: Exception) -> Response[str]:
-        return _error(404, "no such route")
+    def _not_found(error: NotFoundError) -> Response[str]:
+        # Powertools sends both here: a path no route matches (a bare NotFoundError) and every
+        # NotFoundError a route raises (with its own message, e.g. the unknown brand).
+        message = str(error.msg)
+        return _error(404, "no such route" if message == str(NotFoundError().msg) else message)
 
     def brand_or_404(brand_id: str) -> Brand:
         brand = brands.get_brand(brand_id)

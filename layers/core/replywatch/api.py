@@ -327,9 +327,18 @@ def create_app(
         brand: Brand, first: date | None, last: date | None, tz: str, channel: str | None, interval: Interval
     ) -> Timeseries:
         first, last, zone = days(first, last, tz)
-        found = read(brand, first, last, zone)
+        periods = list(stats.periods(first, last, interval))
+        # A UTC day read whole would straddle a point's edge that is not a UTC midnight (any
+        # zone but UTC's offset): read the range in pieces cut at such edges.
+        found: list[Aggregate] = []
+        piece = first
+        for index, (_, end) in enumerate(periods):
+            edge = stats.local_range(end, end, zone)[1]
+            if index == len(periods) - 1 or edge != stats.slot_start(edge, stats.Level.DAY):
+                found += read(brand, piece, end, zone)
+                piece = end + timedelta(days=1)
         points = []
-        for start, end in stats.periods(first, last, interval):
+        for start, end in periods:
             low, high = stats.local_range(start, end, zone)
             inside = [a for a in found if low <= a.start and a.start + stats.SPAN[a.level] <= high]
             points.append(stats.point(start, end, inside, channel))

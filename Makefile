@@ -16,12 +16,13 @@ export SAM_CLI_TELEMETRY := 0
 # Tests and the demo talk to moto or MiniStack only, never to a real account.
 unexport AWS_PROFILE AWS_ENDPOINT_URL
 
-.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-classify atproto browser replay-x
+.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-classify atproto browser replay-x openapi
 
 help:
 	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
 	@echo "make test   lint + unit + integration + e2e (sets everything up itself)"
 	@echo "make unit | integration | e2e | lint"
+	@echo "make openapi   write docs/openapi.json from the API code (a unit test fails when it is stale)"
 	@echo "make bench  benchmarks: poll fan-out over 1,000 sources against a slow fake API; detection latency"
 	@echo "make bench-detect   due-to-flagged latency for 1,000 messages, sweep every minute vs every 5 minutes"
 	@echo "make bench-classify DATA=dir   sentiment macro-F1 and negative recall per CSV: offline vs VADER"
@@ -57,6 +58,9 @@ demo:
 replay-x: $(VENV)/.stamp
 	@test -n "$(DATA)" || { echo "usage: make replay-x DATA=path/to/dialogs.json (e.g. ../shared/data/ibm-customer-care/dev.json)"; exit 1; }
 	@$(PY) -m infra.local.replay_x "$(DATA)"
+
+openapi: $(VENV)/.stamp
+	$(PY) -m infra.openapi
 
 lint: $(VENV)/.stamp $(TOOLS_VENV)/.stamp
 	$(VENV)/bin/ruff check .

@@ -24,7 +24,8 @@ def stack() -> Iterator[LocalStack]:
     local = LocalStack(port=_free_port(), stack_name="replywatch-e2e")
     local.start()
     try:
-        local.deploy()
+        # The dashboard's read-only keys are off by default; the e2e stack turns them on.
+        local.deploy({"DashboardAccess": "api-keys"})
         yield local
     finally:
         local.stop()

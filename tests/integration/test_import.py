@@ -202,11 +202,6 @@ def test_imported_history_is_counted_never_alerted_and_a_second_import_changes_n
     assert aws.sent_emails(), "a live negative message alerts"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs MessageStore.count_inbound to honour Triage.backlog=False (see docs/import.md); "
-    "remove this marker when it does",
-)
 def test_an_unanswered_imported_message_is_not_a_live_open_message(
     brand: None,
     process: ModuleType,

@@ -297,7 +297,7 @@ def test_two_concurrent_sweeps_flag_and_alert_each_overdue_message_exactly_once(
     backlog = messages.backlog(scenario.BRAND_ID)
     assert backlog.overdue == want.overdue and backlog.open == want.open
     days = messages.day_aggregates(scenario.BRAND_ID, (now - timedelta(days=1)).date(), now.date())
-    assert sum(day.overdue for day in days) == want.overdue
+    assert sum(day["overdue"] for day in days) == want.overdue
     for key in overdue:
         record = messages.get(key)
         assert record is not None and record.status is MessageStatus.OVERDUE and record.overdue_at == swept_at
@@ -406,9 +406,9 @@ def assert_first_response(pipeline: Pipeline, parent: Message, first: Message) -
     assert record.responded_by == first.key
     assert record.status is MessageStatus.ANSWERED
     [day] = pipeline.messages.day_aggregates(BRAND, day_of(parent.created_at), day_of(parent.created_at))
-    assert (day.received, day.responded) == (1, 1)
-    assert day.response_seconds_sum == seconds
-    assert day.within_sla == int(seconds <= SLA.first_response_seconds)
+    assert (day["received"], day["responded"]) == (1, 1)
+    assert day["response_seconds_sum"] == seconds
+    assert day["within_sla"] == int(seconds <= SLA.first_response_seconds)
     assert day.histogram == {bucket_of(seconds): 1}
     backlog = pipeline.messages.backlog(BRAND)
     assert (backlog.open, backlog.overdue, backlog.oldest_open_at) == (0, 0, None)

@@ -376,10 +376,10 @@ class MessageStore:
         if negative:
             sets.append("flag_pk = :flag")
             values.update(_values(flag=f"{record.brand}#negative"))
-        open_sets = [*sets, "#status = :open", "queue_pk = :queue"]
-        open_values = values | _values(
-            open=MessageStatus.OPEN.value, queue=f"{record.brand}#{MessageStatus.OPEN.value}"
-        )
+        open_sets, open_values = list(sets), dict(values)
+        if triage.backlog:  # imported history is counted, but never waits in the live backlog
+            open_sets += ["#status = :open", "queue_pk = :queue"]
+            open_values |= _values(open=MessageStatus.OPEN.value, queue=f"{record.brand}#{MessageStatus.OPEN.value}")
         if triage.alert is not None:
             open_sets += ["alert_pk = :brand", "alert_at = :alert_at", "alert_stage = :alert_stage"]
             open_values |= _values(brand=record.brand, alert_at=iso(triage.alert[1]), alert_stage=triage.alert[0])
@@ -395,7 +395,7 @@ class MessageStore:
                         names={"#status": "status", "#wait": "wait"},
                     ),
                     *aggregates,
-                    self._totals_update(record, open=1),
+                    *([self._totals_update(record, open=1)] if triage.backlog else []),
                 ]
             )
             return True

@@ -53,7 +53,7 @@ venvs: $(VENV)/.stamp $(MINISTACK_VENV)/.stamp $(TOOLS_VENV)/.stamp
 
 demo:
 	@$(MAKE) --no-print-directory -j3 venvs
-	$(PY) -m infra.local.demo
+	$(PY) -m infra.local.demo $(if $(SERVE),--serve)
 
 replay-x: $(VENV)/.stamp
 	@test -n "$(DATA)" || { echo "usage: make replay-x DATA=path/to/dialogs.json (e.g. ../shared/data/ibm-customer-care/dev.json)"; exit 1; }

@@ -4,11 +4,13 @@ Starts MiniStack, deploys template.yaml unchanged, seeds the demo brand whose
 Mastodon source is a local fake server serving infra/local/scenario.py, runs
 poll (the stream runs process), then sweep, and prints the alerts that were
 sent and the statistics fetched from the API over signed HTTP. Stops what it
-started.
+started; with ``--serve`` (``make demo SERVE=1``) it keeps the stack up and prints
+the dashboard's address with a read-only key, until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from infra.local import scenario
 from infra.local.fake_mastodon import FakeMastodon
 from infra.local.seed import seed
 from infra.local.stack import LocalStack, running_stack, wait_for
+from replywatch import apikeys
 from replywatch.store import StateStore
 
 _deserialize = TypeDeserializer().deserialize
@@ -120,12 +123,30 @@ def show(run: DemoRun) -> None:
         )
 
 
-def main() -> None:
+def dashboard_link(stack: LocalStack) -> str:
+    """A read-only key for the demo brand, and the dashboard's address that carries it."""
+    token, key = apikeys.create("demo dashboard", [scenario.BRAND_ID], datetime.now(UTC))
+    StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"]).put_api_key(key)
+    return f"{stack.api_url('/dashboard')}#brand={scenario.BRAND_ID}&key={token}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="ReplyWatch on this machine: MiniStack + a fake Mastodon server")
+    parser.add_argument("--serve", action="store_true", help="keep the stack up and print the dashboard's address")
+    args = parser.parse_args(argv)
     started = time.monotonic()
     print("Starting MiniStack and deploying template.yaml (sam build + sam deploy)...", flush=True)
-    with running_stack() as stack:
+    with running_stack({"DashboardAccess": "api-keys"}) as stack:
         print(f"Deployed in {time.monotonic() - started:.0f}s; running the scenario...", flush=True)
         show(run_scenario(stack))
+        if args.serve:
+            print(f"\nDashboard (a read-only key for this local stack):\n  {dashboard_link(stack)}")
+            print("Serving until Ctrl-C...", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
     print(f"\nDone in {time.monotonic() - started:.0f}s; MiniStack and the fake server are stopped.")
 
 

@@ -251,11 +251,11 @@ class LocalStack:
 
 
 @contextmanager
-def running_stack(**kwargs: Any) -> Iterator[LocalStack]:
+def running_stack(parameters: dict[str, str] | None = None, **kwargs: Any) -> Iterator[LocalStack]:
     stack = LocalStack(**kwargs)
     stack.start()
     try:
-        stack.deploy()
+        stack.deploy(parameters)
         yield stack
     finally:
         stack.stop()

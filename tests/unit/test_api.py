@@ -111,7 +111,18 @@ def test_unknown_brand_is_404_with_a_message(messages: FakeMessages, path: str) 
 
 
 @pytest.mark.parametrize("path", [STATS, TIMESERIES])
-@pytest.mark.parametrize("query", ["from=not-a-date", "to=yesterday", "from=2026-02-30", "from=2026-11-23T10:15:00"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=not-a-date",
+        "to=yesterday",
+        "from=2026-02-30",
+        "from=2026-11-23T10:15:00",
+        "to=2023-11-14T00:00:00",  # a midnight date-time: pydantic alone takes it as a day
+        "to=1699920000",  # a Unix time: likewise
+        "from=20261101",
+    ],
+)
 def test_unparseable_dates_are_400_with_a_message(messages: FakeMessages, path: str, query: str) -> None:
     status, body = get(messages, path, query)
     assert_bad_request(status, body)

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -28,11 +29,14 @@ from aws_lambda_powertools.event_handler.exceptions import (
     ServiceError,
     UnauthorizedError,
 )
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from replywatch import apikeys, docs, stats
 from replywatch.health import Incident, open_incidents
@@ -193,9 +197,18 @@ class SourcesList(BaseModel):
     items: list[SourceView]
 
 
+def _day(value: Any) -> Any:
+    """Only YYYY-MM-DD: pydantic alone also takes a Unix time (?to=1699920000) or a midnight date-time."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
 # Parameters shared by the routes.
-From = Annotated[date | None, Query(alias="from", description="First day, YYYY-MM-DD, in `tz`")]
-To = Annotated[date | None, Query(description="Last day, YYYY-MM-DD, inclusive, in `tz`; default today")]
+From = Annotated[Day | None, Query(alias="from", description="First day, YYYY-MM-DD, in `tz`")]
+To = Annotated[Day | None, Query(description="Last day, YYYY-MM-DD, inclusive, in `tz`; default today")]
 Tz = Annotated[str, Query(pattern=TZ_PATTERN, max_length=64, description="IANA time zone the days are in")]
 ChannelQuery = Annotated[str | None, Query(pattern=CHANNEL_PATTERN, description="One platform, e.g. x")]
 BrandPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The brand's id")]
@@ -210,6 +223,7 @@ def _responses(model: type[BaseModel], *codes: int) -> dict[int, OpenAPIResponse
         403: "Not allowed",
         404: "Unknown brand or message",
         409: "Already answered or resolved",
+        415: "The body is not JSON",
     }
     answers: dict[int, OpenAPIResponse] = {
         200: {"description": "Successful Response", "content": {"application/json": {"model": model}}}
@@ -250,6 +264,17 @@ def create_app(
             for problem in error.errors()
         ]
         return _error(400, "invalid request", problems)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response[str]:
+        return _error(415, "send the body as application/json")
+
+    @app.exception_handler(ValueError)
+    def _unparsable(error: ValueError) -> Response[str]:
+        # Powertools' body parser raises a bare ValueError for multipart/form-data without a boundary.
+        if app.current_event.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            return _error(415, "send the body as application/json")
+        raise error
 
     @app.exception_handler(ServiceError)
     def _service(error: ServiceError) -> Response[str]:
@@ -424,7 +449,7 @@ def create_app(
         "/brands/<brand_id>/messages/<message>/resolve",
         summary="Mark a message as handled elsewhere (phone, e-mail, private message)",
         description="It leaves the queue and the alert ladder, and is counted as resolved, apart from public replies.",
-        responses=_responses(Resolved, 400, 404, 409),
+        responses=_responses(Resolved, 400, 404, 409, 415),
     )
     def resolve(
         brand_id: BrandPath,

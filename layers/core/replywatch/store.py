@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -346,12 +347,25 @@ class MessageStore:
         triage: Triage | None = None,
     ) -> bool:
         """Count a new customer message and put it on the queue (and on the alert ladder,
-        at ``triage.alert``). False: it was counted already."""
+        at ``triage.alert``); if the brand's reply was matched before it was counted, count it
+        as answered, its response with it. False: it was counted already (or joined a
+        conversation). ``record`` is the item as just read; a concurrent change is re-read."""
         triage = triage or Triage()
-        negative = classification.sentiment is Sentiment.NEGATIVE
-        aggregates = self._aggregate_updates(
-            record, stats.received(triage.wait, classification.sentiment, classification.intent)
-        )
+        for _ in range(TRANSACTION_ATTEMPTS):
+            try:
+                self._transact(self._count(record, due_at, classification, triage))
+                return True
+            except Conflict:
+                fresh = self.get(record.key)
+                if fresh is None or fresh.counted or fresh.opener_key is not None:
+                    return False
+                record = fresh
+        raise Conflict(f"could not count {record.key}")
+
+    def _count(
+        self, record: MessageRecord, due_at: datetime, classification: Classification, triage: Triage
+    ) -> list[dict[str, Any]]:
+        counters = stats.received(triage.wait, classification.sentiment, classification.intent)
         sets = [
             "counted = :true",
             "due_at = :due",
@@ -370,55 +384,46 @@ class MessageStore:
             priority=triage.priority.value,
             wait=triage.wait.value,
         )
+        names = {"#status": "status", "#wait": "wait"}
         if triage.target_seconds is not None:
             sets.append("target_seconds = :target")
             values.update(_values(target=triage.target_seconds))
-        if negative:
+        if classification.sentiment is Sentiment.NEGATIVE:
             sets.append("flag_pk = :flag")
             values.update(_values(flag=f"{record.brand}#negative"))
-        open_sets, open_values = list(sets), dict(values)
+        condition = "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
+        if record.first_response_at is not None:
+            # The reply was matched first: the response is counted now, with the message.
+            seconds = record.first_response_seconds or 0
+            answered, histogram = stats.responded(triage.wait, seconds, record.first_response_at <= due_at)
+            values |= _values(answered_at=iso(record.first_response_at))
+            return [
+                self._message_update(
+                    record.key,
+                    "SET " + ", ".join(sets) + " REMOVE pending_pk",
+                    values,
+                    condition + " AND first_response_at = :answered_at",
+                    names=names,
+                ),
+                *self._aggregate_updates(record, Counter(counters) + Counter(answered), histogram),
+            ]
         if triage.backlog:  # imported history is counted, but never waits in the live backlog
-            open_sets += ["#status = :open", "queue_pk = :queue"]
-            open_values |= _values(open=MessageStatus.OPEN.value, queue=f"{record.brand}#{MessageStatus.OPEN.value}")
+            sets += ["#status = :open", "queue_pk = :queue"]
+            values |= _values(open=MessageStatus.OPEN.value, queue=f"{record.brand}#{MessageStatus.OPEN.value}")
         if triage.alert is not None:
-            open_sets += ["alert_pk = :brand", "alert_at = :alert_at", "alert_stage = :alert_stage"]
-            open_values |= _values(brand=record.brand, alert_at=iso(triage.alert[1]), alert_stage=triage.alert[0])
-        try:
-            self._transact(
-                [
-                    self._message_update(
-                        record.key,
-                        "SET " + ", ".join(open_sets) + " REMOVE pending_pk",
-                        open_values,
-                        "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
-                        " AND attribute_not_exists(first_response_at)",
-                        names={"#status": "status", "#wait": "wait"},
-                    ),
-                    *aggregates,
-                    *([self._totals_update(record, open=1)] if triage.backlog else []),
-                ]
-            )
-            return True
-        except Conflict:
-            pass
-        # Either counted already, or its reply was matched first: then count it as answered.
-        try:
-            self._transact(
-                [
-                    self._message_update(
-                        record.key,
-                        "SET " + ", ".join(sets) + " REMOVE pending_pk",
-                        values,
-                        "attribute_not_exists(counted) AND attribute_not_exists(opener_key)"
-                        " AND attribute_exists(first_response_at)",
-                        names={"#wait": "wait"},
-                    ),
-                    *aggregates,
-                ]
-            )
-            return True
-        except Conflict:
-            return False
+            sets += ["alert_pk = :brand", "alert_at = :alert_at", "alert_stage = :alert_stage"]
+            values |= _values(brand=record.brand, alert_at=iso(triage.alert[1]), alert_stage=triage.alert[0])
+        return [
+            self._message_update(
+                record.key,
+                "SET " + ", ".join(sets) + " REMOVE pending_pk",
+                values,
+                condition + " AND attribute_not_exists(first_response_at)",
+                names=names,
+            ),
+            *self._aggregate_updates(record, counters),
+            *([self._totals_update(record, open=1)] if triage.backlog else []),
+        ]
 
     def record_first_response(
         self,
@@ -430,13 +435,18 @@ class MessageStore:
         within_sla: bool,
         previous_within_sla: bool,
     ) -> None:
-        """Set (or move earlier) a message's first response, with its statistics.
+        """Set (or move earlier) a message's first response, with its statistics once the
+        message is counted (counting an answered message counts its response).
 
         ``record`` is the item as just read; the write is conditioned on it being
         unchanged, so a concurrent change raises :class:`Conflict` and the caller re-reads.
         """
         names = {"#status": "status"}
         values = _values(at=iso(replied_at), secs=seconds, by=reply_key)
+        counted = "attribute_not_exists(counted)"
+        if record.counted:
+            counted = "counted = :true"
+            values |= _values(true=True)
         if record.first_response_at is None:
             old_status = record.status
             if old_status is None:
@@ -447,21 +457,22 @@ class MessageStore:
             values.update(
                 _values(answered=MessageStatus.ANSWERED.value, queue=f"{record.brand}#{MessageStatus.ANSWERED.value}")
             )
-            counters, histogram = stats.responded(record.wait, seconds, within_sla)
-            if old_status is MessageStatus.RESOLVED:
-                # Answered in public after all: it counts as answered, no longer as resolved.
-                counters |= stats.resolved(record.wait, sign=-1)
             items = [
                 self._message_update(
                     record.key,
                     "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by, "
                     "#status = :answered, queue_pk = :queue REMOVE alert_pk, alert_at, alert_stage",
                     values,
-                    f"attribute_not_exists(first_response_at) AND {status_condition}",
+                    f"{counted} AND attribute_not_exists(first_response_at) AND {status_condition}",
                     names=names,
-                ),
-                *self._aggregate_updates(record, counters, histogram),
+                )
             ]
+            if record.counted:
+                counters, histogram = stats.responded(record.wait, seconds, within_sla)
+                if old_status is MessageStatus.RESOLVED:
+                    # Answered in public after all: it counts as answered, no longer as resolved.
+                    counters |= stats.resolved(record.wait, sign=-1)
+                items += self._aggregate_updates(record, counters, histogram)
             if old_status in (MessageStatus.OPEN, MessageStatus.OVERDUE):
                 items.append(
                     self._totals_update(record, open=-1, overdue=-1 if old_status is MessageStatus.OVERDUE else 0)
@@ -470,16 +481,16 @@ class MessageStore:
             return
         old_seconds = record.first_response_seconds or 0
         values.update(_values(old_at=iso(record.first_response_at)))
-        counters, histogram = stats.moved(record.wait, old_seconds, previous_within_sla, seconds, within_sla)
         items = [
             self._message_update(
                 record.key,
                 "SET first_response_at = :at, first_response_seconds = :secs, responded_by = :by",
                 values,
-                "first_response_at = :old_at",
+                f"{counted} AND first_response_at = :old_at",
             )
         ]
-        if counters or histogram:
+        if record.counted:
+            counters, histogram = stats.moved(record.wait, old_seconds, previous_within_sla, seconds, within_sla)
             items += self._aggregate_updates(record, counters, histogram)
         self._transact(items)
 

@@ -151,6 +151,10 @@ class Processor:
         if record.opener_key is not None:
             return Place.JOINS
         if not is_follow_up(record):
+            if record.parent_key is not None and not final and self.messages.get(record.parent_key) is None:
+                # A reply to a post not stored yet (the brand's reply may be polled after it): whether it
+                # is a next-response wait is not known until the parent arrives or the sweep's last try.
+                return Place.WAIT
             return Place.OPENS
         opener = self._opener(record)
         if isinstance(opener, _NotYet):

@@ -100,3 +100,30 @@ def test_a_bad_policy_is_refused_with_a_message(
     code = main(["--state-table", aws.STATE_TABLE, "add-brand", "acme", "Acme", "--policy", str(policy)])
     assert code != 0
     assert "escalation multiples" in capsys.readouterr().err
+
+
+def test_a_dashboard_key_is_printed_once_stored_as_a_digest_and_revoked(
+    aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from replywatch import apikeys
+
+    table = ["--state-table", aws.STATE_TABLE]
+    assert main([*table, "add-brand", "acme", "Acme"]) == 0
+    with pytest.raises(SystemExit, match="no brand 'globex'"):
+        main([*table, "api-key", "create", "--brand", "globex", "--name", "wall"])
+    capsys.readouterr()
+    assert main([*table, "api-key", "create", "--brand", "acme", "--name", "wallboard"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    token = created["key"]
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    assert apikeys.verify(token, state.get_api_key) is not None
+    stored = json.dumps(list(aws.iter_table(aws.STATE_TABLE)))
+    secret = token[len("rwk_") + 13 :]  # after rwk_<key id>_
+    assert token not in stored and secret not in stored, "only a digest is stored"
+    assert main([*table, "api-key", "list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(k["key_id"], k["brands"]) for k in listed] == [(created["key_id"], ["acme"])]
+    assert "secret_sha256" not in listed[0]
+    assert main([*table, "api-key", "revoke", created["key_id"]]) == 0
+    assert apikeys.verify(token, state.get_api_key) is None
+    assert main([*table, "api-key", "revoke", created["key_id"]]) == 1

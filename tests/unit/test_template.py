@@ -56,7 +56,31 @@ def test_the_api_requires_iam_and_routes_every_path_the_code_serves() -> None:
     paths = {event["Properties"]["Path"] for event in resource("ApiFunction")["Properties"]["Events"].values()}
     served = create_app(messages=None, brands=None, clock=lambda: datetime.now(UTC)).get_openapi_schema().paths  # type: ignore[arg-type]
     assert served is not None
-    assert paths == {*served, "/openapi.json"}
+    assert paths == {*served, "/openapi.json", "/docs", "/dashboard"}
+
+
+# Without IAM: two pages that hold no data, and the dashboard's figures, which need a read-only key
+# checked in the function (and answer 403 unless the stack's DashboardAccess is api-keys).
+PUBLIC_API_ROUTES = {
+    ("/docs", "GET"),
+    ("/dashboard", "GET"),
+    ("/dashboard/api/brands", "GET"),
+    ("/dashboard/api/brands/{brand_id}/stats", "GET"),
+    ("/dashboard/api/brands/{brand_id}/stats/timeseries", "GET"),
+}
+
+
+def test_the_api_function_opens_only_pages_and_keyed_read_routes_without_iam() -> None:
+    events = resource("ApiFunction")["Properties"]["Events"].values()
+    public = {
+        (event["Properties"]["Path"], event["Properties"]["Method"])
+        for event in events
+        if event["Properties"].get("Auth") == {"Authorizer": "NONE"}
+    }
+    assert public == PUBLIC_API_ROUTES
+    for event in events:
+        assert event["Properties"].get("Auth") in (None, {"Authorizer": "NONE"})
+    assert template()["Parameters"]["DashboardAccess"]["Default"] == "iam-only"
 
 
 def test_no_secret_or_token_is_passed_in_environment_variables() -> None:
@@ -96,7 +120,7 @@ def test_meta_webhooks_are_public_routes_of_the_api_and_nothing_else_is() -> Non
         assert event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "Api"}
         assert event["Properties"]["Auth"] == {"Authorizer": "NONE"}
     for name, body in functions().items():
-        if name != "WebhookFunction":
+        if name not in ("WebhookFunction", "ApiFunction"):  # the API function's: see PUBLIC_API_ROUTES
             for event in body["Properties"].get("Events", {}).values():
                 assert "Auth" not in event["Properties"], f"{name} must keep the API's IAM authorizer"
 

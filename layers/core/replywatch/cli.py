@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 from pydantic import ValidationError
 
+from replywatch import apikeys
 from replywatch.connectors import REGISTRY
 from replywatch.importer import Format, ImportFileError, Skip, format_of, parse
 from replywatch.models import SLUG_PATTERN, Brand, Message, Recipient, SlaPolicy, Source, StormControl
@@ -156,6 +157,20 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=[f.value for f in Format], help="default: from the extension (.csv, .json, .jsonl)"
     )
     history.add_argument("--dry-run", action="store_true", help="read and check the file, write nothing")
+
+    keys = commands.add_parser(
+        "api-key",
+        help="read-only keys for the dashboard (the stack needs DashboardAccess=api-keys)",
+        description="A key reads statistics of the brands it names, never a message's text. The key is"
+        " printed once; the stack keeps only a digest of it.",
+    )
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", help="make a key and print it (once)")
+    create.add_argument("--brand", action="append", required=True, help="a brand it may read (repeat for more)")
+    create.add_argument("--name", required=True, help="what it is for, e.g. 'wallboard in the support room'")
+    key_commands.add_parser("list", help="the keys (their ids, names and brands; never the keys)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
     return parser
 
 
@@ -215,6 +230,27 @@ def import_file(
     }
     print(json.dumps(summary, indent=2))
     return 1 if any(skip.category is Skip.INVALID for skip in batch.skipped) else 0
+
+
+def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> int:
+    if args.key_command == "create":
+        missing = [brand for brand in args.brand if state.get_brand(brand) is None]
+        if missing:
+            raise SystemExit(f"no brand {', '.join(map(repr, missing))} in this stack")
+        token, key = apikeys.create(args.name, args.brand, now)
+        state.put_api_key(key)
+        print(json.dumps({"key_id": key.key_id, "key": token, "brands": sorted(key.brands)}, indent=2))
+        print(
+            "Keep the key: it is not shown again. Open the dashboard at <ApiUrl>/dashboard#brand=<id>&key=<key>.",
+            file=sys.stderr,
+        )
+    elif args.key_command == "list":
+        listed = [key.model_dump(mode="json", exclude={"secret_sha256"}) for key in state.list_api_keys()]
+        print(json.dumps(listed, indent=2))
+    elif not state.delete_api_key(args.key_id):
+        print(f"no key {args.key_id!r}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                     timezone=args.timezone,
                 )
             )
+        elif args.command == "api-key":
+            return api_key(state, args, now=datetime.now(UTC))
         else:
             listing: dict[str, Any] = {
                 "brands": [brand.model_dump(mode="json") for brand in state.list_brands()],

@@ -16,15 +16,16 @@ export SAM_CLI_TELEMETRY := 0
 # Tests and the demo talk to moto or MiniStack only, never to a real account.
 unexport AWS_PROFILE AWS_ENDPOINT_URL
 
-.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-classify atproto browser replay-x openapi
+.PHONY: help demo test lint unit integration e2e venvs clean bench bench-detect bench-stats bench-classify atproto browser replay-x openapi
 
 help:
 	@echo "make demo   run the pipeline locally (MiniStack) and print alerts and stats"
 	@echo "make test   lint + unit + integration + e2e (sets everything up itself)"
 	@echo "make unit | integration | e2e | lint"
 	@echo "make openapi   write docs/openapi.json from the API code (a unit test fails when it is stale)"
-	@echo "make bench  benchmarks: poll fan-out over 1,000 sources against a slow fake API; detection latency"
+	@echo "make bench  benchmarks: poll fan-out over 1,000 sources against a slow fake API; detection latency; stats read cost"
 	@echo "make bench-detect   due-to-flagged latency for 1,000 messages, sweep every minute vs every 5 minutes"
+	@echo "make bench-stats   items a 30-day stats query reads, for 1,000 and for 1,000,000 messages (~4 min)"
 	@echo "make bench-classify DATA=dir   sentiment macro-F1 and negative recall per CSV: offline vs VADER"
 	@echo "make replay-x DATA=dialogs.json   replay customer-care dialogs on a fake X through the pipeline"
 
@@ -99,9 +100,13 @@ test:
 bench: $(VENV)/.stamp
 	$(PY) -m bench.poll_bench
 	$(PY) -m bench.detect_bench
+	$(PY) -m bench.stats_read_bench
 
 bench-detect: $(VENV)/.stamp
 	$(PY) -m bench.detect_bench
+
+bench-stats: $(VENV)/.stamp
+	$(PY) -m bench.stats_read_bench
 
 bench-classify: $(VENV)/.stamp
 	@test -n "$(DATA)" || { echo "usage: make bench-classify DATA=../shared/data/sentiment-multilingual"; exit 1; }

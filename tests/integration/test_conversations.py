@@ -166,3 +166,32 @@ def test_a_redelivered_batch_never_leaves_a_message_both_counted_and_filed(runti
         record = runtime.runtime.messages.get(f"acme#x#{platform_id}")
         assert record is not None and not (record.counted and record.opener_key)
     assert stats(T0)["received"] == 1
+
+
+def test_a_comment_on_a_post_never_stored_is_counted_at_once(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    # The brand's own post (the thread's root) is never stored: nothing to wait for.
+    comment = post("c1", 5, parent="o1").model_copy(update={"parent_author_id": BRAND_ACCOUNT})
+    store(runtime, [comment])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    record = runtime.runtime.messages.get("acme#x#c1")
+    assert record is not None and record.counted
+    figures = stats(T0)
+    assert (figures["received"], figures["next_response"]["received"]) == (1, 0)
+
+
+def test_a_reply_to_a_brand_reply_polled_later_waits_for_it_and_is_a_next_wait(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    # The customer answers the brand's reply r1, and their message is polled before r1.
+    again = post("n1", 20, parent="r1")
+    store(runtime, [again])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    assert not runtime.runtime.messages.get("acme#x#n1").counted, "waits: its parent may be the brand's reply"
+
+    store(runtime, THREAD)
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    aws.load_handler("sweep").runtime.sweeper.sweep(T0 + timedelta(minutes=21))
+
+    record = runtime.runtime.messages.get("acme#x#n1")
+    assert record is not None and record.counted
+    figures = stats(T0)
+    assert (figures["received"], figures["next_response"]["received"]) == (2, 1)

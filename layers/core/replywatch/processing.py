@@ -151,8 +151,8 @@ class Processor:
         if record.opener_key is not None:
             return Place.JOINS
         if not is_follow_up(record):
-            if record.parent_key is not None and not final and self.messages.get(record.parent_key) is None:
-                # A reply to a post not stored yet (the brand's reply may be polled after it): whether it
+            if _may_answer_a_reply(record) and not final and self.messages.get(record.parent_key or "") is None:
+                # A reply to a reply not stored yet (the brand's reply may be polled after it): whether it
                 # is a next-response wait is not known until the parent arrives or the sweep's last try.
                 return Place.WAIT
             return Place.OPENS
@@ -260,6 +260,16 @@ def is_follow_up(message: Message) -> bool:
         and message.parent_author_id is not None
         and message.parent_author_id == message.author_id
     )
+
+
+def _may_answer_a_reply(message: Message) -> bool:
+    """Whether the message's parent may be a brand's reply, polled later than the message itself.
+
+    A comment on a post (its parent is the thread's root: a Page's post, an Instagram medium, a
+    tweet opening its conversation) answers no reply: that parent is never stored as one, and the
+    comment is a first-response wait at once. Without a known root (Mastodon), any parent may be a reply.
+    """
+    return message.parent_id is not None and message.parent_id != message.thread_id
 
 
 class _NotYet:

@@ -195,3 +195,14 @@ def test_a_reply_to_a_brand_reply_polled_later_waits_for_it_and_is_a_next_wait(r
     assert record is not None and record.counted
     figures = stats(T0)
     assert (figures["received"], figures["next_response"]["received"]) == (2, 1)
+
+
+def test_a_reply_to_someone_elses_message_is_counted_at_once(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    # Deep in a thread, answering another customer: the platform says the parent is not the brand's.
+    elsewhere = post("x1", 5, parent="t-other").model_copy(update={"parent_author_id": "c-2", "parent_by_brand": False})
+    unknown = post("x2", 6, parent="t-unknown").model_copy(update={"parent_author_id": None})
+    store(runtime, [elsewhere, unknown])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    assert runtime.runtime.messages.get("acme#x#x1").counted
+    assert not runtime.runtime.messages.get("acme#x#x2").counted, "its parent may be the brand's reply"

@@ -315,7 +315,15 @@ def test_a_mention_becomes_a_customer_message() -> None:
     assert message.created_at == datetime(2026, 11, 23, 11, 58, 30, 250000, tzinfo=UTC)
     assert message.kind is MessageKind.MENTION
     assert message.from_brand is False
-    assert message.parent_id is None
+    assert message.parent_id is None and message.parent_by_brand is None
+
+
+@pytest.mark.parametrize(("parent_author", "by_brand"), [(BRAND_ID, True), ("109777", False)])
+def test_a_mention_in_reply_says_whether_it_answers_the_brand(parent_author: str, by_brand: bool) -> None:
+    item = notification("501", in_reply_to_id="1201", in_reply_to_account_id=parent_author)
+    pages, _ = poll(FakeMastodon(notifications=[item]), cursor=dict(KNOWN))
+    (message,) = pages[0].messages
+    assert (message.parent_id, message.parent_author_id, message.parent_by_brand) == ("1201", parent_author, by_brand)
 
 
 def test_non_mention_notifications_are_ignored_but_the_cursor_moves_past_them() -> None:

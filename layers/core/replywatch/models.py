@@ -87,6 +87,13 @@ class Message(BaseModel):
         str | None,
         Field(description="Platform id of the parent's author, if known: a follow-up replies to its own"),
     ] = None
+    parent_by_brand: Annotated[
+        bool | None,
+        Field(
+            description="Whether the parent was written by the brand's own account, when the platform says"
+            " (None: not known). A parent by someone else is never the brand's reply, so nothing waits for it."
+        ),
+    ] = None
     author_id: Annotated[str, Field(description="The platform's id of the author")]
     author_handle: Annotated[str, Field(description="The author's handle, e.g. @alice@example.social")]
     text: Annotated[str, Field(description="Plain text of the message")]

@@ -267,9 +267,13 @@ def _may_answer_a_reply(message: Message) -> bool:
 
     A comment on a post (its parent is the thread's root: a Page's post, an Instagram medium, a
     tweet opening its conversation) answers no reply: that parent is never stored as one, and the
-    comment is a first-response wait at once. Without a known root (Mastodon), any parent may be a reply.
+    comment is a first-response wait at once. So is a reply to someone else's message, when the
+    connector can tell (``parent_by_brand`` False: X, Mastodon, Bluesky, Facebook, Instagram).
+    Otherwise a missing parent may be the brand's reply.
     """
-    return message.parent_id is not None and message.parent_id != message.thread_id
+    if message.parent_id is None or message.parent_id == message.thread_id:
+        return False
+    return message.parent_by_brand is not False
 
 
 class _NotYet:

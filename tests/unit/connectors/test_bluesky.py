@@ -753,7 +753,7 @@ def test_a_reply_to_the_brand_names_its_parent_the_parents_author_and_the_thread
     pages, _ = poll(fixture_page(), cursor={})
     reply = next(message for page in pages for message in page.messages if message.author_id == ELI[0])
     assert reply.parent_id == BRAND_POST
-    assert reply.parent_author_id == BRAND
+    assert reply.parent_author_id == BRAND and reply.parent_by_brand is True
     assert reply.thread_id == BRAND_POST
     assert reply.author_handle == "@eli.example.com"
     assert reply.created_at == datetime(2026, 11, 23, 11, 57, 5, tzinfo=UTC)
@@ -834,7 +834,7 @@ def test_the_brands_replies_are_brand_messages_with_their_parent() -> None:
     (reply,) = [message for page in pages for message in page.messages if message.from_brand]
     assert reply.platform_id == f"at://{BRAND}/app.bsky.feed.post/3mbh2a4kdyc2j"
     assert reply.parent_id == f"at://{DANA[0]}/app.bsky.feed.post/3mbgzqyvb4k2c"
-    assert reply.parent_author_id == DANA[0]
+    assert reply.parent_author_id == DANA[0] and reply.parent_by_brand is False
     assert reply.author_id == BRAND
     assert reply.author_handle == "@acme.bsky.social"
     assert reply.text == "Sorry Dana! It ships today; you will get a tracking link by email."

@@ -231,11 +231,13 @@ def test_a_documented_feed_answer_becomes_comments_replies_and_a_post_by_a_visit
     answer_to_visitor = found["2002_3101"]
     assert answer_to_visitor.from_brand is True
     assert (answer_to_visitor.parent_id, answer_to_visitor.parent_author_id) == ("1000001_2002", "5550002")
+    assert answer_to_visitor.parent_by_brand is False
 
     opener = found["2001_3001"]
     assert opener.kind is MessageKind.COMMENT and opener.from_brand is False
     assert opener.brand == "acme" and opener.platform == "facebook" and opener.source_id == "acme-facebook"
     assert (opener.parent_id, opener.parent_author_id, opener.thread_id) == ("1000001_2001", PAGE_ID, "1000001_2001")
+    assert opener.parent_by_brand is True
     assert opener.text == "My order arrived broken"
     assert opener.created_at == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     assert opener.permalink == "https://www.facebook.com/1000001/posts/2001?comment_id=3001"
@@ -287,6 +289,7 @@ def test_the_pages_own_first_message_in_a_conversation_answers_nobody() -> None:
     pages, _ = poll(fake)
     (message,) = messages(pages)
     assert message.platform_id == "m_2" and message.parent_id == "m_1" and message.parent_author_id == PAGE_ID
+    assert message.parent_by_brand is True
 
 
 # --- paging, bounds and resuming -------------------------------------------------------------------------

@@ -326,15 +326,17 @@ def test_mentions_become_customer_messages() -> None:
     assert opener.permalink == "https://x.com/dana_k/status/1861000000000000100"
     assert opener.created_at == datetime(2026, 11, 22, 11, 20, tzinfo=UTC)
     assert opener.kind is MessageKind.MENTION and opener.from_brand is False
-    assert opener.parent_id is None and opener.parent_author_id is None
+    assert opener.parent_id is None and opener.parent_author_id is None and opener.parent_by_brand is None
     assert opener.thread_id == "1861000000000000100"
     assert opener.network is None
     # A follow-up: the customer replies to their own post.
     assert follow_up.parent_id == "1861000000000000100"
     assert follow_up.parent_author_id == follow_up.author_id == "4400000001"
+    assert follow_up.parent_by_brand is False
     assert follow_up.text == "@AcmeSupport still nothing & it's been a day <sigh>"
     # A reply to the brand's answer: a new question, not a follow-up.
     assert reply_to_brand.parent_author_id == BRAND_ID != reply_to_brand.author_id
+    assert reply_to_brand.parent_by_brand is True
     assert reply_to_brand.thread_id == "1860990000000000000"
     assert pages[0].cursor["mentions_next"] == fixture("mentions_page")["meta"]["next_token"]
 

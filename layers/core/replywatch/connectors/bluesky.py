@@ -478,7 +478,7 @@ class BlueskyConnector:
         post = notification.record
         if notification.reason == "reply" and not _addressed(post, notification.author.did, did):
             return None  # one customer answering another further down a thread the brand is in
-        return self._message(notification.uri, notification.author, post, notification.indexedAt, ctx, False)
+        return self._message(notification.uri, notification.author, post, notification.indexedAt, ctx, False, did)
 
     def _reply(self, item: dict[str, Any], ctx: PollContext, did: str) -> Message | None:
         if item.get("reason") is not None:
@@ -486,7 +486,7 @@ class BlueskyConnector:
         view = _PostView.model_validate(item["post"])
         if view.author.did != did or view.record.reply is None:
             return None
-        return self._message(view.uri, view.author, view.record, view.indexedAt, ctx, True)
+        return self._message(view.uri, view.author, view.record, view.indexedAt, ctx, True, did)
 
     def _message(
         self,
@@ -496,7 +496,9 @@ class BlueskyConnector:
         indexed_at: str,
         ctx: PollContext,
         from_brand: bool,
+        did: str,
     ) -> Message:
+        """``did``: the brand's account, to tell whether the post answers the brand."""
         repository, rkey = _split_uri(uri)
         indexed = parse_time(indexed_at)
         if indexed is None:
@@ -515,6 +517,7 @@ class BlueskyConnector:
             thread_id=post.reply.root.uri if post.reply else uri,
             parent_id=parent,
             parent_author_id=_split_uri(parent)[0] if parent else None,
+            parent_by_brand=_split_uri(parent)[0] == did if parent else None,
             author_id=repository,  # the repository a record lives in is its author's
             author_handle=f"@{profile}",
             text=post.text,

@@ -213,6 +213,7 @@ class _MediaWalk:
             thread_id=context["media"],
             parent_id=parent_id,
             parent_author_id=parent_author,
+            parent_by_brand=parent_by_brand,
             author_id=self._author_id(comment),
             author_handle=f"@{username}" if username else self._author_id(comment),
             text=comment.text,

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from html.parser import HTMLParser
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -97,13 +98,14 @@ class MastodonConnector:
             if not isinstance(account, dict) or not account.get("id"):
                 raise ConnectorError("verify_credentials answered without an account id")
             cursor[ACCOUNT] = str(account["id"])
+        own = cursor[ACCOUNT]
         streams: list[tuple[str, str, list[tuple[str, str]], _Parser]] = [
-            (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], self._inbound),
+            (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], partial(self._inbound, own=own)),
             (
                 STATUSES,
                 f"{base}/api/v1/accounts/{cursor[ACCOUNT]}/statuses",
                 [("exclude_reblogs", "true")],
-                self._reply,
+                partial(self._reply, own=own),
             ),
         ]
         for stream in streams:
@@ -202,20 +204,22 @@ class MastodonConnector:
             fetched.full = False
         return fetched
 
-    def _inbound(self, item: dict[str, Any], ctx: PollContext) -> Message | None:
+    def _inbound(self, item: dict[str, Any], ctx: PollContext, *, own: str) -> Message | None:
         notification = _Notification.model_validate(item)
         if notification.type != "mention" or notification.status is None:
             return None
         status = notification.status
-        return self._message(status, ctx, from_brand=False)
+        return self._message(status, ctx, own, from_brand=False)
 
-    def _reply(self, item: dict[str, Any], ctx: PollContext) -> Message | None:
+    def _reply(self, item: dict[str, Any], ctx: PollContext, *, own: str) -> Message | None:
         status = _Status.model_validate(item)
         if status.in_reply_to_id is None:
             return None
-        return self._message(status, ctx, from_brand=True)
+        return self._message(status, ctx, own, from_brand=True)
 
-    def _message(self, status: _Status, ctx: PollContext, *, from_brand: bool) -> Message:
+    def _message(self, status: _Status, ctx: PollContext, own: str, *, from_brand: bool) -> Message:
+        """``own``: the brand's account id, to tell whether the status answers the brand."""
+        parent_by = status.in_reply_to_account_id
         return Message(
             brand=ctx.source.brand_id,
             platform=self.platform,
@@ -223,7 +227,8 @@ class MastodonConnector:
             platform_id=status.id,
             network=urlsplit(ctx.source.base_url).netloc,
             parent_id=status.in_reply_to_id,
-            parent_author_id=status.in_reply_to_account_id,
+            parent_author_id=parent_by,
+            parent_by_brand=parent_by == own if status.in_reply_to_id and parent_by else None,
             author_id=status.account.id,
             author_handle=f"@{status.account.acct}",
             text=html_to_text(status.content),

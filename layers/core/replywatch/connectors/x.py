@@ -214,7 +214,7 @@ class XConnector:
                     continue  # a post of its own, not a reply
                 if not from_brand and tweet.author_id == user_id:
                     continue  # the brand mentioning itself: its replies come from its timeline
-                messages.append(self._message(ctx, tweet, usernames, from_brand=from_brand))
+                messages.append(self._message(ctx, tweet, usernames, user_id, from_brand=from_brand))
             except (ValidationError, ValueError, TypeError):
                 skipped += 1
                 item_id = item.get("id") if isinstance(item, dict) else None
@@ -228,8 +228,11 @@ class XConnector:
                 )
         return Page(messages=messages, cursor={}, skipped=skipped)
 
-    def _message(self, ctx: PollContext, tweet: _Tweet, usernames: Mapping[str, str], *, from_brand: bool) -> Message:
+    def _message(
+        self, ctx: PollContext, tweet: _Tweet, usernames: Mapping[str, str], user_id: str, *, from_brand: bool
+    ) -> Message:
         username = usernames.get(tweet.author_id)
+        parent_by = tweet.in_reply_to_user_id if tweet.replied_to else None
         permalink = f"https://x.com/{username or 'i/web'}/status/{tweet.id}"
         return Message(
             brand=ctx.source.brand_id,
@@ -238,7 +241,8 @@ class XConnector:
             platform_id=tweet.id,
             thread_id=tweet.conversation_id,
             parent_id=tweet.replied_to,
-            parent_author_id=tweet.in_reply_to_user_id if tweet.replied_to else None,
+            parent_author_id=parent_by,
+            parent_by_brand=parent_by == user_id if parent_by else None,
             author_id=tweet.author_id,
             author_handle=f"@{username}" if username else tweet.author_id,
             text=html.unescape(tweet.text),  # X escapes &, < and > in post text

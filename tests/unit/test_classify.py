@@ -317,3 +317,29 @@ def test_hindi_postposition_par_is_not_a_contrast() -> None:
 
 def test_hindi_false_friends_are_not_read_as_english() -> None:
     assert classifier.evidence("woh doctor ban gaya", "hi") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Le livreur est un tocard, mon colis est resté trois jours devant la porte", "fr"),
+        ("Il tecnico che mi avete mandato è proprio un pirla", "it"),
+        ("Customer care wale sab kamchor hai, koi call nahi uthata", "hi"),
+    ],
+)
+def test_insults_from_the_profanity_lists_are_negative(text: str, language: str) -> None:
+    # Each sentence was neutral before the third round: the insult is its only opinion word.
+    result = classifier.classify(text)
+    assert (result.language, result.sentiment) == (language, Sentiment.NEGATIVE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le fromage au lait de vache est livré dans une boîte mince",  # "vache", "mince" kept out
+        "Kal ke match mein Kohli ne last over mein chakka mara",  # "chakka" is a six
+        "Naya maal aa gaya hai, item number 5 order karo",  # "maal" is goods, "item" an item
+    ],
+)
+def test_false_alarms_of_the_profanity_lists_stay_neutral(text: str) -> None:
+    assert classifier.classify(text).sentiment is Sentiment.NEUTRAL

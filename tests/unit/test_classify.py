@@ -339,6 +339,7 @@ def test_insults_from_the_profanity_lists_are_negative(text: str, language: str)
         "Le fromage au lait de vache est livré dans une boîte mince",  # "vache", "mince" kept out
         "Kal ke match mein Kohli ne last over mein chakka mara",  # "chakka" is a six
         "Naya maal aa gaya hai, item number 5 order karo",  # "maal" is goods, "item" an item
+        "Diwali sale kab se shuru hai yaar",  # "sale" is not a spelling of "saale"
     ],
 )
 def test_false_alarms_of_the_profanity_lists_stay_neutral(text: str) -> None:

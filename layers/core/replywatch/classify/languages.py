@@ -474,6 +474,10 @@ FALSE_FRIENDS = frozenset(
     }
 )
 
+# English words customers use in Hinglish that a romanised Hindi spelling variant would reach:
+# "sale" (Diwali sale) is not "saale" (an insult). Looked up as written, never by skeleton.
+NOT_SPELLING_VARIANTS = frozenset({"sale", "sales"})
+
 # Elided articles and pronouns before an apostrophe: "l'app" is "l'" + "app", "n'est" is "n'" + "est".
 ELISIONS = frozenset(
     {"l", "d", "j", "n", "c", "qu", "s", "m", "t", "dell", "all", "nell", "sull", "dall", "un", "quest", "po"}

@@ -142,7 +142,12 @@ class Lexicon:
             weight = self._arabic(token)
         if weight is None and _DEVANAGARI.match(token):
             weight = self._hindi(token)
-        if weight is None and self.spellings is not None and len(token) >= 4:
+        if (
+            weight is None
+            and self.spellings is not None
+            and len(token) >= 4
+            and token not in languages.NOT_SPELLING_VARIANTS
+        ):
             weight = self.spellings.get(_skeleton(token))
         if weight is not None or not self.stems:
             return weight

@@ -451,8 +451,9 @@ def test_timeseries_by_week_has_iso_weeks_clipped_to_the_range() -> None:
 
 
 def test_timeseries_points_count_only_what_falls_inside_them_in_any_time_zone() -> None:
-    # In Kolkata (+5:30) a local day runs 18:30 to 18:30 UTC: no UTC day fits inside one, so a
-    # point is read from hours and quarters; each message belongs to exactly one point.
+    # In Kolkata (+5:30) a local day runs 18:30 to 18:30 UTC: a point is its UTC day with the
+    # 5 1/2 hours after 18:30 taken off and the day before's added; each message belongs to
+    # exactly one point.
     moments = {
         utc(2026, 10, 31, 18, 30): 1,  # 1 Nov 00:00 local
         utc(2026, 11, 1, 0, 0): 2,  # 1 Nov 05:30
@@ -467,10 +468,12 @@ def test_timeseries_points_count_only_what_falls_inside_them_in_any_time_zone() 
     status, body = get(reader, TIMESERIES, "tz=Asia/Kolkata&from=2026-11-01&to=2026-11-03")
     assert status == 200, body
     assert [call[1:] for call in reader.aggregate_calls] == [
-        (utc(2026, 10, 31, 18, 30), utc(2026, 11, 1, 18, 30)),
-        (utc(2026, 11, 1, 18, 30), utc(2026, 11, 2, 18, 30)),
-        (utc(2026, 11, 2, 18, 30), utc(2026, 11, 3, 18, 30)),
-    ], "a read per point: no UTC day lies inside a local one"
+        (utc(2026, 11, 1), utc(2026, 11, 4)),  # the whole UTC days, in one read
+        (utc(2026, 10, 31, 18, 30), utc(2026, 11, 1)),  # then each edge's hours and quarters
+        (utc(2026, 11, 1, 18, 30), utc(2026, 11, 2)),
+        (utc(2026, 11, 2, 18, 30), utc(2026, 11, 3)),
+        (utc(2026, 11, 3, 18, 30), utc(2026, 11, 4)),
+    ], "whole UTC days once, and the few hours between each edge and its nearer UTC midnight"
     assert [(p["start"], p["received"]) for p in body["points"]] == [
         ("2026-11-01", 1 + 2 + 4),
         ("2026-11-02", 8 + 16),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -12,10 +13,15 @@ from hypothesis import strategies as st
 
 from replywatch.stats import (
     SPAN,
+    Aggregate,
     Level,
     SlotRange,
+    between,
+    bucket_of,
     cover,
+    cut,
     local_range,
+    merge,
     parse_slot,
     slot_label,
     slot_start,
@@ -237,3 +243,77 @@ def test_slot_labels_sort_within_a_level() -> None:
     assert slot_label(utc(2026, 11, 23), D) == "2026-11-23"
     labels = [slot_label(utc(2026, 11, 23, 9, 45) + n * QUARTER, Q) for n in range(10)]
     assert labels == sorted(labels)
+
+
+# --- cuts: a series' edges against the nearer UTC midnight ------------------------------------------
+
+
+def slot_aggregates(events: list[tuple[datetime, int]], part: SlotRange) -> list[Aggregate]:
+    """What the store holds for ``part``'s slots: one aggregate per slot with events (each event
+    counted in its day, hour and quarter, as the stream handler writes it)."""
+    found = []
+    starts = [part.first + n * SPAN[part.level] for n in range((part.last - part.first) // SPAN[part.level] + 1)]
+    for start in starts:
+        inside = [seconds for at, seconds in events if start <= at < start + SPAN[part.level]]
+        if inside:
+            histogram: dict[str, int] = {}
+            for seconds in inside:
+                histogram[bucket_of(seconds)] = histogram.get(bucket_of(seconds), 0) + 1
+            found.append(
+                Aggregate(
+                    start=start, level=part.level, channel="x", counters={"received": len(inside)}, histogram=histogram
+                )
+            )
+    return found
+
+
+def read(events: list[tuple[datetime, int]], start: datetime, end: datetime) -> list[Aggregate]:
+    return [a for part in cover(start, end) for a in slot_aggregates(events, part)] if start < end else []
+
+
+def test_a_cut_goes_to_the_nearer_utc_midnight() -> None:
+    kolkata = cut(utc(2026, 11, 22, 18, 30))  # local midnight in Asia/Kolkata
+    assert (kolkata.day, kolkata.sign, kolkata.partial) == (
+        utc(2026, 11, 23),
+        -1,
+        (utc(2026, 11, 22, 18, 30), utc(2026, 11, 23)),
+    )
+    new_york = cut(utc(2026, 11, 23, 5))
+    assert (new_york.day, new_york.sign, new_york.partial) == (
+        utc(2026, 11, 23),
+        1,
+        (utc(2026, 11, 23), utc(2026, 11, 23, 5)),
+    )
+    assert cut(utc(2026, 11, 23)).partial == (utc(2026, 11, 23), utc(2026, 11, 23))
+
+
+@given(
+    events=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=10 * 96 - 1), st.integers(min_value=1, max_value=86400)),
+        max_size=60,
+    ),
+    zone=st.sampled_from(
+        ["UTC", "Asia/Kolkata", "America/New_York", "America/St_Johns", "Pacific/Chatham", "Asia/Kathmandu"]
+    ),
+    first=st.dates(min_value=date(2026, 3, 1), max_value=date(2026, 3, 10))
+    | st.dates(min_value=date(2026, 10, 22), max_value=date(2026, 11, 3)),
+    count=st.integers(min_value=1, max_value=6),
+)
+def test_between_two_cuts_adds_up_to_exactly_the_period(
+    events: list[tuple[int, int]], zone: str, first: date, count: int
+) -> None:
+    # Events at quarter-hour resolution around the local days, DST changes included.
+    base = local_range(first, first, ZoneInfo(zone))[0] - timedelta(days=2)
+    placed = [(base + quarter * QUARTER, seconds) for quarter, seconds in events]
+    days = [first + timedelta(days=n) for n in range(count)]
+    cuts = [cut(local_range(day, day, ZoneInfo(zone))[0]) for day in days]
+    cuts.append(cut(local_range(days[-1], days[-1], ZoneInfo(zone))[1]))
+    whole = read(placed, cuts[0].day, cuts[-1].day)
+    partials = {c.at: read(placed, *c.partial) for c in cuts}
+    for index, day in enumerate(days):
+        low, high = local_range(day, day, ZoneInfo(zone))
+        got = merge(between(cuts[index], cuts[index + 1], whole, partials))
+        expected = [seconds for at, seconds in placed if low <= at < high]
+        assert got["received"] == len(expected)
+        assert +got.histogram == Counter(bucket_of(seconds) for seconds in expected)
+        assert all(count >= 0 for count in got.histogram.values())

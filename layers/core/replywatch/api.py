@@ -329,7 +329,11 @@ def create_app(
         return first, last, zone
 
     def read(brand: Brand, first: date, last: date, zone: ZoneInfo) -> list[Aggregate]:
-        start, end = stats.local_range(first, last, zone)
+        return read_slots(brand, *stats.local_range(first, last, zone), zone)
+
+    def read_slots(brand: Brand, start: datetime, end: datetime, zone: ZoneInfo) -> list[Aggregate]:
+        if start >= end:
+            return []
         try:
             return messages.aggregates(brand.brand_id, start, end)
         except ValueError:
@@ -353,20 +357,17 @@ def create_app(
     ) -> Timeseries:
         first, last, zone = days(first, last, tz)
         periods = list(stats.periods(first, last, interval))
-        # A UTC day read whole would straddle a point's edge that is not a UTC midnight (any
-        # zone but UTC's offset): read the range in pieces cut at such edges.
-        found: list[Aggregate] = []
-        piece = first
-        for index, (_, end) in enumerate(periods):
-            edge = stats.local_range(end, end, zone)[1]
-            if index == len(periods) - 1 or edge != stats.slot_start(edge, stats.Level.DAY):
-                found += read(brand, piece, end, zone)
-                piece = end + timedelta(days=1)
-        points = []
-        for start, end in periods:
-            low, high = stats.local_range(start, end, zone)
-            inside = [a for a in found if low <= a.start and a.start + stats.SPAN[a.level] <= high]
-            points.append(stats.point(start, end, inside, channel))
+        # Every point's edge against its nearer UTC midnight: the whole UTC days in one read, and
+        # at each edge that is not a UTC midnight the few hours and quarters between the two,
+        # added to or taken off the days (a zone off UTC reads about 6, not 24, items a day).
+        edges = [stats.local_range(start, start, zone)[0] for start, _ in periods]
+        cuts = [stats.cut(at) for at in [*edges, stats.local_range(last, last, zone)[1]]]
+        whole = read_slots(brand, cuts[0].day, cuts[-1].day, zone)
+        partials = {cut.at: read_slots(brand, *cut.partial, zone) for cut in cuts}
+        points = [
+            stats.point(start, end, stats.between(cuts[index], cuts[index + 1], whole, partials), channel)
+            for index, (start, end) in enumerate(periods)
+        ]
         return Timeseries.model_validate(
             {
                 "brand": brand.brand_id,

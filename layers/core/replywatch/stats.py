@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -161,6 +161,47 @@ def _cover(start: datetime, end: datetime, level: Level) -> list[SlotRange]:
     return [*_cover(start, first, finer), SlotRange(level, first, stop - span), *_cover(stop, end, finer)]
 
 
+@dataclass(frozen=True)
+class Cut:
+    """An instant seen from the grid of UTC days: everything before ``at`` is the whole days
+    before ``day`` plus the slots from ``day`` to ``at`` (``at`` after ``day``) or minus the
+    slots from ``at`` to ``day`` (``at`` before it). Made by :func:`cut`."""
+
+    at: datetime
+    day: datetime
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.at >= self.day else -1
+
+    @property
+    def partial(self) -> tuple[datetime, datetime]:
+        """The hours and quarters between ``day`` and ``at``, earlier end first."""
+        return (self.day, self.at) if self.at >= self.day else (self.at, self.day)
+
+
+def cut(at: datetime) -> Cut:
+    """``at`` against its nearer UTC midnight: at most 12 hours of hour and quarter slots."""
+    at = at.astimezone(UTC)
+    midnight = slot_start(at, Level.DAY)
+    return Cut(at, midnight if at - midnight <= timedelta(hours=12) else midnight + SPAN[Level.DAY])
+
+
+def between(
+    start: Cut, end: Cut, days: Iterable[Aggregate], partials: Mapping[datetime, Sequence[Aggregate]]
+) -> list[Aggregate]:
+    """The aggregates that add up to exactly [start.at, end.at): the whole days from
+    ``start.day`` to ``end.day``, then ``end``'s partial slots added or taken off and
+    ``start``'s the other way round. ``partials`` holds each cut's partial slots by its ``at``.
+    A period of a day or more never has ``end.day`` before ``start.day``. A day item holds the
+    sum of its hours and quarters (one transaction writes all three), so taking an edge's slots
+    off a day is exact; aggregates taken off carry negated counts (:func:`negated`)."""
+    whole = [a for a in days if a.level is Level.DAY and start.day <= a.start < end.day]
+    added = [a if end.sign > 0 else negated(a) for a in partials[end.at]]
+    taken = [negated(a) if start.sign > 0 else a for a in partials[start.at]]
+    return [*whole, *added, *taken]
+
+
 def local_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) in UTC of the local days ``first`` to ``last`` inclusive in ``tz``."""
     return (
@@ -258,6 +299,16 @@ class Aggregate(BaseModel):
 
     def __getitem__(self, name: str) -> int:
         return self.counters.get(name, 0)
+
+
+def negated(aggregate: Aggregate) -> Aggregate:
+    """The aggregate with every count negated: merged with others, it takes its slot off."""
+    return aggregate.model_copy(
+        update={
+            "counters": {name: -count for name, count in aggregate.counters.items()},
+            "histogram": {bucket: -count for bucket, count in aggregate.histogram.items()},
+        }
+    )
 
 
 def day_aggregate(day: date, channel: str, histogram: Mapping[str, int] | None = None, **counters: int) -> Aggregate:

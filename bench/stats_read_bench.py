@@ -508,10 +508,13 @@ def _kind(params: Mapping[str, Any]) -> str:
 
 def bound(zone: str, channels: int) -> dict[str, int]:
     """The most items a stats query of the range can read, whatever the number of messages."""
-    start, end = stats.local_range(QUERY_FROM, QUERY_TO, ZoneInfo(zone))
+    # The API reads the whole UTC days between the range's edges' nearer UTC midnights, and the
+    # hours and quarters between each edge and its midnight (stats.cut).
+    start, end = (stats.cut(edge) for edge in stats.local_range(QUERY_FROM, QUERY_TO, ZoneInfo(zone)))
     slots: Counter[str] = Counter()
-    for part in stats.cover(start, end):
-        slots[part.level.value] += (part.last - part.first) // stats.SPAN[part.level] + 1
+    for low, high in [(start.day, end.day), start.partial, end.partial]:
+        for part in stats.cover(low, high):
+            slots[part.level.value] += (part.last - part.first) // stats.SPAN[part.level] + 1
     aggregates = {f"aggregates_{level}": count * channels for level, count in sorted(slots.items())}
     parts = {**aggregates, "totals": channels, "queue_head": 2, "brand": 1}
     return {"total": sum(parts.values()), **parts}

@@ -347,21 +347,61 @@ def test_stats_for_a_single_day(messages: FakeMessages) -> None:
 
 
 @pytest.mark.parametrize(
-    ("tz", "first", "last", "start", "end"),
+    ("tz", "first", "last", "reads"),
     [
-        ("Asia/Kolkata", "2026-11-01", "2026-11-01", utc(2026, 10, 31, 18, 30), utc(2026, 11, 1, 18, 30)),
-        ("Asia/Kathmandu", "2026-11-01", "2026-11-30", utc(2026, 10, 31, 18, 15), utc(2026, 11, 30, 18, 15)),
-        ("America/St_Johns", "2026-01-15", "2026-01-15", utc(2026, 1, 15, 3, 30), utc(2026, 1, 16, 3, 30)),
-        ("Europe/London", "2026-03-29", "2026-03-29", utc(2026, 3, 29), utc(2026, 3, 29, 23)),
-        ("Europe/London", "2026-10-25", "2026-10-25", utc(2026, 10, 24, 23), utc(2026, 10, 26)),
+        # Local midnight is 18:30 UTC: the UTC day, plus the 5 1/2 hours before it, minus those at its end.
+        (
+            "Asia/Kolkata",
+            "2026-11-01",
+            "2026-11-01",
+            [
+                (utc(2026, 11, 1), utc(2026, 11, 2)),
+                (utc(2026, 10, 31, 18, 30), utc(2026, 11, 1)),
+                (utc(2026, 11, 1, 18, 30), utc(2026, 11, 2)),
+            ],
+        ),
+        (
+            "Asia/Kathmandu",
+            "2026-11-01",
+            "2026-11-30",
+            [
+                (utc(2026, 11, 1), utc(2026, 12, 1)),
+                (utc(2026, 10, 31, 18, 15), utc(2026, 11, 1)),
+                (utc(2026, 11, 30, 18, 15), utc(2026, 12, 1)),
+            ],
+        ),
+        # Local midnight is 03:30 UTC: the UTC day, minus the 3 1/2 hours at its start, plus the next day's.
+        (
+            "America/St_Johns",
+            "2026-01-15",
+            "2026-01-15",
+            [
+                (utc(2026, 1, 15), utc(2026, 1, 16)),
+                (utc(2026, 1, 15), utc(2026, 1, 15, 3, 30)),
+                (utc(2026, 1, 16), utc(2026, 1, 16, 3, 30)),
+            ],
+        ),
+        # 23 hours: the UTC day minus its last hour; 25 hours: the UTC day plus the hour before it.
+        (
+            "Europe/London",
+            "2026-03-29",
+            "2026-03-29",
+            [(utc(2026, 3, 29), utc(2026, 3, 30)), (utc(2026, 3, 29, 23), utc(2026, 3, 30))],
+        ),
+        (
+            "Europe/London",
+            "2026-10-25",
+            "2026-10-25",
+            [(utc(2026, 10, 25), utc(2026, 10, 26)), (utc(2026, 10, 24, 23), utc(2026, 10, 25))],
+        ),
     ],
 )
-def test_stats_reads_the_utc_instants_of_local_midnight(
-    messages: FakeMessages, tz: str, first: str, last: str, start: datetime, end: datetime
+def test_stats_reads_whole_utc_days_and_the_hours_between_each_local_midnight_and_the_nearer_utc_one(
+    messages: FakeMessages, tz: str, first: str, last: str, reads: list[tuple[datetime, datetime]]
 ) -> None:
     status, body = get(messages, STATS, urlencode({"tz": tz, "from": first, "to": last}))
     assert status == 200, body
-    assert messages.aggregate_calls == [("acme", start, end)]
+    assert messages.aggregate_calls == [("acme", start, end) for start, end in reads]
     assert (body["tz"], body["from"], body["to"]) == (tz, first, last)
 
 

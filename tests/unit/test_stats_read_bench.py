@@ -25,10 +25,11 @@ def test_the_bound_is_the_range_slots_times_the_channels_plus_totals_queue_heads
         "queue_head": 2,
         "brand": 1,
     }
-    # In Kolkata (UTC+5:30) the range is 29 whole UTC days, 5 + 18 edge hours and 2 + 2 edge quarters.
+    # In Kolkata (UTC+5:30) the range runs 18:30 to 18:30 UTC: 30 whole UTC days, the 5 hours and
+    # 2 quarters after 18:30 the day before added, and those of the last day taken off.
     kolkata = bench.bound("Asia/Kolkata", 8)
-    assert (kolkata["aggregates_DAY"], kolkata["aggregates_HOUR"], kolkata["aggregates_Q"]) == (29 * 8, 23 * 8, 4 * 8)
-    assert kolkata["total"] == (29 + 23 + 4) * 8 + 8 + 2 + 1
+    assert (kolkata["aggregates_DAY"], kolkata["aggregates_HOUR"], kolkata["aggregates_Q"]) == (30 * 8, 10 * 8, 4 * 8)
+    assert kolkata["total"] == (30 + 10 + 4) * 8 + 8 + 2 + 1
 
 
 def test_reads_stay_in_bound_and_the_in_memory_population_equals_the_real_path() -> None:

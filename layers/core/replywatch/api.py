@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import logging
 import re
@@ -328,8 +329,13 @@ def create_app(
             raise BadRequestError("'from' must be in the year 2000 or later")
         return first, last, zone
 
-    def read(brand: Brand, first: date, last: date, zone: ZoneInfo) -> list[Aggregate]:
-        return read_slots(brand, *stats.local_range(first, last, zone), zone)
+    def read(brand: Brand, cuts: list[stats.Cut], zone: ZoneInfo) -> list[list[Aggregate]]:
+        """The aggregates of each period between consecutive ``cuts``: the whole UTC days in one
+        read, and at each cut that is not a UTC midnight the few hours and quarters between it
+        and the nearer one, added to or taken off the days (:func:`stats.between`)."""
+        whole = read_slots(brand, cuts[0].day, cuts[-1].day, zone)
+        partials = {cut.at: read_slots(brand, *cut.partial, zone) for cut in cuts}
+        return [stats.between(start, end, whole, partials) for start, end in itertools.pairwise(cuts)]
 
     def read_slots(brand: Brand, start: datetime, end: datetime, zone: ZoneInfo) -> list[Aggregate]:
         if start >= end:
@@ -341,11 +347,12 @@ def create_app(
 
     def stats_of(brand: Brand, first: date | None, last: date | None, tz: str, channel: str | None) -> StatsResponse:
         first, last, zone = days(first, last, tz)
+        (aggregates,) = read(brand, [stats.cut(edge) for edge in stats.local_range(first, last, zone)], zone)
         return stats.summarise(
             brand.brand_id,
             first,
             last,
-            read(brand, first, last, zone),
+            aggregates,
             messages.backlog(brand.brand_id, channel),
             as_of=clock(),
             tz=zone.key,
@@ -357,16 +364,11 @@ def create_app(
     ) -> Timeseries:
         first, last, zone = days(first, last, tz)
         periods = list(stats.periods(first, last, interval))
-        # Every point's edge against its nearer UTC midnight: the whole UTC days in one read, and
-        # at each edge that is not a UTC midnight the few hours and quarters between the two,
-        # added to or taken off the days (a zone off UTC reads about 6, not 24, items a day).
         edges = [stats.local_range(start, start, zone)[0] for start, _ in periods]
         cuts = [stats.cut(at) for at in [*edges, stats.local_range(last, last, zone)[1]]]
-        whole = read_slots(brand, cuts[0].day, cuts[-1].day, zone)
-        partials = {cut.at: read_slots(brand, *cut.partial, zone) for cut in cuts}
         points = [
-            stats.point(start, end, stats.between(cuts[index], cuts[index + 1], whole, partials), channel)
-            for index, (start, end) in enumerate(periods)
+            stats.point(start, end, aggregates, channel)
+            for (start, end), aggregates in zip(periods, read(brand, cuts, zone), strict=True)
         ]
         return Timeseries.model_validate(
             {

@@ -57,6 +57,7 @@ REPLY_EVERY = 7  # the brand answers every 7th mention ...
 REPLY_LAG = 3  # ... after three more mentions have come in
 DIRECT_AT = 14  # this mention is a direct message (and the brand answers it directly)
 FOLLOW_UP_AT = 50  # this mention replies to the brand's first answer
+ON_ANNOUNCEMENT_AT = 60  # this mention replies to the brand's announcement (a thread's root)
 
 _deserializer = TypeDeserializer()
 
@@ -181,6 +182,8 @@ def world(server: MockServer) -> World:
             if index == FOLLOW_UP_AT:
                 first_reply = next(iter(world.replies))
                 world.mention(client, world.author[world.replies[first_reply]], in_reply_to=first_reply)
+            elif index == ON_ANNOUNCEMENT_AT:
+                world.mention(client, username, in_reply_to=announcement)
             else:
                 status_id = world.mention(client, username, direct=index == DIRECT_AT)
                 if index % REPLY_EVERY == 0:
@@ -319,6 +322,12 @@ def test_pages_collect_every_mention_and_reply_exactly_once(mock: World) -> None
         assert message.author_handle == f"@{world.author[message.platform_id]}"
         assert message.author_id == world.account_ids[world.author[message.platform_id]]
         assert message.parent_id == world.mention_parent.get(message.platform_id)
+        parent = message.parent_id
+        if parent in world.brand_other:  # the announcement: read from the server, it is no reply
+            assert (message.parent_by_brand, message.thread_id) == (True, parent), message.platform_id
+        else:  # a reply of the brand's (the root is unknown), or no parent at all
+            assert message.thread_id is None, message.platform_id
+            assert message.parent_by_brand is (True if parent in world.replies else None), message.platform_id
         assert message.kind is (MessageKind.DM if message.platform_id in world.direct else MessageKind.MENTION)
         assert message.permalink and message.created_at.tzinfo is not None
 
@@ -327,6 +336,7 @@ def test_pages_collect_every_mention_and_reply_exactly_once(mock: World) -> None
     assert {message.platform_id: message.parent_id for message in answers} == world.replies
     assert all(message.author_id == world.brand_id and message.author_handle == "@brand" for message in answers)
     assert not {message.platform_id for message in answers} & world.brand_other, "the announcement is no reply"
+    assert sum(message.parent_id in world.brand_other for message in found) == 1
 
     cursor = pages[-1].cursor
     assert cursor["account_id"] == world.brand_id

@@ -31,6 +31,7 @@ from tests.support.connectors import (
     platform_ids,
     scripted_answer,
 )
+from tests.support.connectors import messages as all_messages
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
 BASE = "https://social.example"
@@ -39,6 +40,7 @@ NOTIFICATIONS_PATH = "/api/v1/notifications"
 VERIFY_PATH = "/api/v1/accounts/verify_credentials"
 BRAND_ID = "109000000000000001"
 STATUSES_PATH = f"/api/v1/accounts/{BRAND_ID}/statuses"
+STATUS_PATH = "/api/v1/statuses/"  # one status by id
 KNOWN = {"account_id": BRAND_ID}  # a cursor from an earlier poll
 FORWARD = {**KNOWN, "notifications": "0", "statuses": "0"}  # read everything forwards from the start
 
@@ -151,6 +153,11 @@ class FakeMastodon:
             return httpx.Response(200, json=self.page(self.notifications, request), headers=self.headers)
         if request.url.path == STATUSES_PATH:
             return httpx.Response(200, json=self.page(self.statuses, request), headers=self.headers)
+        if request.url.path.startswith(STATUS_PATH):
+            wanted = request.url.path.removeprefix(STATUS_PATH)
+            for item in self.statuses:
+                if item["id"] == wanted:
+                    return httpx.Response(200, json=item, headers=self.headers)
         return httpx.Response(404, json={"error": "Record not found"})
 
     @staticmethod
@@ -368,6 +375,51 @@ def test_permalink_falls_back_to_uri_when_url_is_missing() -> None:
     item["status"]["url"] = None
     pages, _ = poll(FakeMastodon(notifications=[item]), cursor=dict(KNOWN))
     assert pages[0].messages[0].permalink == "https://elsewhere.example/users/dana/statuses/9850"
+
+
+ANNOUNCEMENT = status("1202", author=BRAND, content="<p>Our autumn sale starts today</p>")
+BRAND_REPLY = status(
+    "1201", author=BRAND, content="<p>@dana on its way</p>", in_reply_to_id="9500", in_reply_to_account_id="109555"
+)
+
+
+def test_a_mention_answering_a_brand_announcement_has_it_as_its_thread_root() -> None:
+    # Mastodon names no thread root: the connector reads the brand's status once to tell that it
+    # is not a reply, so the mention is counted at once (it answers no reply of the brand's).
+    fake = FakeMastodon(
+        notifications=[
+            notification("601", in_reply_to_id="1202", in_reply_to_account_id=BRAND_ID),
+            notification("602", in_reply_to_id="1202", in_reply_to_account_id=BRAND_ID),
+            notification("603", in_reply_to_id="1201", in_reply_to_account_id=BRAND_ID),
+            notification("604", in_reply_to_id="777", in_reply_to_account_id="109777"),  # someone else's
+        ],
+        statuses=[ANNOUNCEMENT, BRAND_REPLY],
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+    found = {m.platform_id: m for m in all_messages(pages) if not m.from_brand}
+    assert (found["9601"].thread_id, found["9602"].thread_id) == ("1202", "1202")
+    assert found["9603"].thread_id is None, "answers a reply of the brand's: its thread root is unknown"
+    assert found["9604"].thread_id is None and found["9604"].parent_by_brand is False
+    looked_up = [r.url.path for r in fake.requests if r.url.path.startswith(STATUS_PATH)]
+    assert sorted(looked_up) == [STATUS_PATH + "1201", STATUS_PATH + "1202"], "once per status, only the brand's"
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(500), httpx.Response(429, headers={"Retry-After": "60"})])
+def test_a_status_that_cannot_be_read_leaves_the_mention_waiting_and_the_poll_going(answer: httpx.Response) -> None:
+    fake = FakeMastodon(
+        notifications=[  # the newest first: 612's status fails, then 611's is not read in this page
+            notification("611", in_reply_to_id="1204", in_reply_to_account_id=BRAND_ID),
+            notification("612", in_reply_to_id="1202", in_reply_to_account_id=BRAND_ID),
+        ],
+        statuses=[ANNOUNCEMENT, status("1204", author=BRAND, content="<p>We are open on Sunday</p>")],
+        scripted={STATUS_PATH + "1202": [answer]},
+    )
+    pages, error = poll(fake, cursor=dict(KNOWN))
+    assert error is None
+    found = {m.platform_id: m for m in all_messages(pages)}
+    assert found["9611"].thread_id is None and found["9612"].thread_id is None
+    assert [r.url.path for r in fake.requests if r.url.path.startswith(STATUS_PATH)] == [STATUS_PATH + "1202"]
 
 
 def test_brand_replies_become_brand_messages_with_their_parent() -> None:

@@ -267,7 +267,8 @@ def _may_answer_a_reply(message: Message) -> bool:
 
     A comment on a post (its parent is the thread's root: a Page's post, an Instagram medium, a
     tweet opening its conversation) answers no reply: that parent is never stored as one, and the
-    comment is a first-response wait at once. So is a reply to someone else's message, when the
+    comment is a first-response wait at once (Mastodon names no root: its connector reads the
+    brand's status a mention answers to tell). So is a reply to someone else's message, when the
     connector can tell (``parent_by_brand`` False: X, Mastodon, Bluesky, Facebook, Instagram).
     Otherwise a missing parent may be the brand's reply.
     """

@@ -202,7 +202,42 @@ class MastodonConnector:
                 fetched.messages.append(message)
         if not fetched.ids:
             fetched.full = False
+        fetched.messages = await self._with_roots(ctx, fetched.messages)
         return fetched
+
+    async def _with_roots(self, ctx: PollContext, messages: list[Message]) -> list[Message]:
+        """Mastodon names no thread root. A mention answering one of the brand's statuses that
+        is not itself a reply (an announcement) answers no reply of the brand's: its parent is
+        the thread's root, so it is counted at once instead of waiting for a parent that is never
+        stored. One GET per such status and page; on any error the mention is left as it was
+        (it waits, at most the sweep's grace), and no more are read in that page."""
+        roots: dict[str, bool] = {}
+        failed = False
+        placed = []
+        for message in messages:
+            parent = message.parent_id
+            if parent is None or message.from_brand or message.parent_by_brand is not True:
+                placed.append(message)
+                continue
+            if parent not in roots and not failed:
+                found = await self._is_root(ctx, parent)
+                failed = found is None
+                roots[parent] = bool(found)
+            placed.append(message.model_copy(update={"thread_id": parent}) if roots.get(parent) else message)
+        return placed
+
+    async def _is_root(self, ctx: PollContext, status_id: str) -> bool | None:
+        """Whether the status is not a reply; None when it could not be read."""
+        url = f"{ctx.source.base_url}/api/v1/statuses/{status_id}"
+        try:
+            body = json_body(await get_json(ctx.client, url, token=bearer_token(ctx.secret), now=ctx.now))
+        except ConnectorError as error:
+            logger.info(
+                "could not read the status a mention answers",
+                extra={"source_id": ctx.source.source_id, "item_id": status_id, "error": type(error).__name__},
+            )
+            return None
+        return isinstance(body, dict) and str(body.get("id")) == status_id and body.get("in_reply_to_id") is None
 
     def _inbound(self, item: dict[str, Any], ctx: PollContext, *, own: str) -> Message | None:
         notification = _Notification.model_validate(item)

@@ -507,6 +507,7 @@ class BlueskyConnector:
         # A createdAt that is unreadable or later than the post was seen is the client's clock.
         created_at = created if created is not None and created <= indexed else indexed
         parent = post.reply.parent.uri if post.reply else None
+        parent_by = _split_uri(parent)[0] if parent else None
         profile = author.handle if author.handle and author.handle != "handle.invalid" else author.did
         web = (ctx.option("web_url", WEB) or WEB).rstrip("/")
         return Message(
@@ -516,8 +517,8 @@ class BlueskyConnector:
             platform_id=uri,
             thread_id=post.reply.root.uri if post.reply else uri,
             parent_id=parent,
-            parent_author_id=_split_uri(parent)[0] if parent else None,
-            parent_by_brand=_split_uri(parent)[0] == did if parent else None,
+            parent_author_id=parent_by,
+            parent_by_brand=parent_by == did if parent_by else None,
             author_id=repository,  # the repository a record lives in is its author's
             author_handle=f"@{profile}",
             text=post.text,

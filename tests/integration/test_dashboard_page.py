@@ -82,7 +82,14 @@ def stats_body(brand: str = "acme") -> dict[str, Any]:
             "negative": 311,
             "sentiment": {"negative": 311, "neutral": 702, "positive": 271},
             "intent": {"complaint": 402, "question": 517, "praise": 198, "other": 167},
-            "next_response": {"received": 240, "responded": 201, "mean_seconds": 5400.0, "within_sla_percent": 77.1},
+            "next_response": {
+                "received": 240,
+                "responded": 201,
+                "resolved": 9,
+                "overdue": 12,
+                "mean_seconds": 5400.0,
+                "within_sla_percent": 77.1,
+            },
             "backlog": {
                 "open": 46,
                 "overdue": 19,

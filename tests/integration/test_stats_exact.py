@@ -295,23 +295,25 @@ class Expected:
     within_24h: int = 0
     next_received: int = 0
     next_responded: int = 0
+    next_resolved: int = 0
     sentiment: Counter[str] = field(default_factory=Counter)
     intent: Counter[str] = field(default_factory=Counter)
     open: list[datetime] = field(default_factory=list)
 
 
 def recompute(run: Run, channel: str | None = None) -> Expected:
-    """From the raw messages: every customer message is a conversation, answered by the
-    brand's earliest reply to it; one that replies to the brand is a next-response wait."""
+    """From the raw messages: a customer message that replies to the brand is a next-response
+    wait, every other one a conversation; each is answered by the brand's earliest reply to it.
+    The conversation figures hold conversations only, next waits are counted apart."""
     classifier = default_classifier()
     by_id = {(m.platform, m.platform_id): m for m in run.history.messages}
     want = Expected()
     for message in run.history.messages:
         if message.from_brand or (channel is not None and message.platform != channel):
             continue
-        want.received += 1
         parent = by_id.get((message.platform, message.parent_id or ""))
         next_wait = parent is not None and parent.from_brand
+        want.received += not next_wait
         want.next_received += next_wait
         verdict = classifier.classify(message.text)
         want.sentiment[verdict.sentiment.value] += 1
@@ -321,16 +323,18 @@ def recompute(run: Run, channel: str | None = None) -> Expected:
             for m in run.history.messages
             if m.from_brand and m.platform == message.platform and m.parent_id == message.platform_id
         ]
-        if replies:
+        if replies and next_wait:
+            want.next_responded += 1
+        elif replies:
             seconds = max(0, math.floor((min(replies) - message.created_at).total_seconds()))
             want.responded += 1
-            want.next_responded += next_wait
             want.seconds.append(seconds)
             want.within_sla += seconds <= SLA_SECONDS
             want.within_1h += seconds <= 3600
             want.within_24h += seconds <= 86400
         elif message.key in run.resolved:
-            want.resolved += 1
+            want.next_resolved += next_wait
+            want.resolved += not next_wait
         else:
             want.open.append(message.created_at)
     return want
@@ -347,6 +351,7 @@ def assert_matches(stats: dict[str, Any], want: Expected) -> None:
     assert stats["resolved"] == want.resolved
     assert stats["next_response"]["received"] == want.next_received
     assert stats["next_response"]["responded"] == want.next_responded
+    assert stats["next_response"]["resolved"] == want.next_resolved
     assert stats["sentiment"] == {name: want.sentiment[name] for name in ("negative", "neutral", "positive")}
     assert stats["intent"] == {name: want.intent[name] for name in ("complaint", "question", "praise", "other")}
     assert stats["negative"] == want.sentiment["negative"]

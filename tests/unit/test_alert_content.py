@@ -302,8 +302,8 @@ def test_the_digest_compares_yesterday_with_the_seven_days_before_and_is_escaped
     report = digest.build(BRAND, yesterday, days, Backlog(open=3, overdue=1), NOW)
     assert report.yesterday.received == 10 and report.week.received == 140
     table = {row[0]: row[1:] for row in digest.rows(report)}
-    assert table["Messages received"][:2] == ("10", "20.0 a day")
-    assert table["Messages received"][2].startswith("-50%")
+    assert table["New conversations"][:2] == ("10", "20.0 a day")
+    assert table["New conversations"][2].startswith("-50%")
     assert table["Response rate"][:2] == ("90%", "50%")
     assert table["Median first response"][:2] == ("10m", "1h 00m")
     assert "better" in table["Median first response"][2]

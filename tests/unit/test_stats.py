@@ -370,55 +370,66 @@ def test_summarise_equals_a_recomputation_from_the_messages(history: list[Msg], 
         "acme", date(2026, 11, 1), date(2026, 11, 4), aggregates_of(history), Backlog(), as_of=AS_OF, channel=channel
     )
     counted = [m for m in history if channel is None or m.channel == channel]
-    # every wait is a conversation, a next-response wait too (also reported apart below)
-    waits = [m.seconds for m in counted if m.seconds is not None]
+    # Conversations are the first waits; a next-response wait is reported apart, below, only.
+    opened = [m for m in counted if not m.next]
+    waits = [m.seconds for m in opened if m.seconds is not None]
     assert result.channel == channel
-    assert result.received == len(counted)
+    assert result.received == len(opened)
     assert result.responded == len(waits)
-    assert result.resolved == sum(m.resolved for m in counted)
-    assert result.response_rate == (round(len(waits) / len(counted), 4) if counted else None)
-    assert result.handled_rate == (round((len(waits) + result.resolved) / len(counted), 4) if counted else None)
+    assert result.resolved == sum(m.resolved for m in opened)
+    assert result.response_rate == (round(len(waits) / len(opened), 4) if opened else None)
+    assert result.handled_rate == (round((len(waits) + result.resolved) / len(opened), 4) if opened else None)
     assert result.first_response_mean_seconds == (round(sum(waits) / len(waits), 2) if waits else None)
     assert _close(result.first_response_p50_seconds, exact_quantile(waits, 0.5))
     assert _close(result.first_response_p90_seconds, exact_quantile(waits, 0.9))
     assert _close(result.first_response_p99_seconds, exact_quantile(waits, 0.99))
-    assert result.within_sla_percent == _percent_of(sum(m.within_sla for m in counted), len(counted))
-    assert result.within_1h_percent == _percent_of(sum(s <= 3600 for s in waits), len(counted))
-    assert result.within_24h_percent == _percent_of(sum(s <= 86400 for s in waits), len(counted))
-    assert result.overdue == sum(m.overdue for m in counted)
+    assert result.within_sla_percent == _percent_of(sum(m.within_sla for m in opened), len(opened))
+    assert result.within_1h_percent == _percent_of(sum(s <= 3600 for s in waits), len(opened))
+    assert result.within_24h_percent == _percent_of(sum(s <= 86400 for s in waits), len(opened))
+    assert result.overdue == sum(m.overdue for m in opened)
     # Sentiment and intent count every customer message, next waits included.
     assert result.sentiment.model_dump() == {s.value: sum(m.sentiment is s for m in counted) for s in Sentiment}
     assert result.intent.model_dump() == {i.value: sum(m.intent is i for m in counted) for i in Intent}
     assert result.negative == result.sentiment.negative
-    # Next-response waits are reported apart as well.
+    # Next-response waits are reported apart.
     following = [m for m in counted if m.next]
     next_waits = [m.seconds for m in following if m.seconds is not None]
     assert result.next_response.received == len(following)
     assert result.next_response.responded == len(next_waits)
+    assert result.next_response.resolved == sum(m.resolved for m in following)
+    assert result.next_response.overdue == sum(m.overdue for m in following)
     assert result.next_response.mean_seconds == (round(sum(next_waits) / len(next_waits), 2) if next_waits else None)
     assert result.next_response.within_sla_percent == _percent_of(sum(m.within_sla for m in following), len(following))
     assert sum(b.count for b in result.distribution) == result.responded
 
 
-def test_next_response_waits_are_conversations_also_reported_apart() -> None:
+def test_next_response_waits_are_reported_apart_from_the_first_responses() -> None:
     history = [
         Msg(0, "x", Wait.FIRST, Sentiment.NEUTRAL, Intent.QUESTION, 600, 3600, False, False),
+        Msg(0, "x", Wait.FIRST, Sentiment.NEUTRAL, Intent.QUESTION, 7200, 3600, False, True),
         Msg(0, "x", Wait.NEXT, Sentiment.NEGATIVE, Intent.COMPLAINT, 36000, 3600, False, True),
-        Msg(0, "x", Wait.NEXT, Sentiment.NEUTRAL, Intent.OTHER, None, 3600, False, False),
+        Msg(0, "x", Wait.NEXT, Sentiment.NEUTRAL, Intent.OTHER, 60, 3600, False, False),
+        Msg(0, "x", Wait.NEXT, Sentiment.NEUTRAL, Intent.OTHER, None, 3600, True, False),
     ]
     result = summarise("acme", date(2026, 11, 1), date(2026, 11, 1), aggregates_of(history), Backlog(), as_of=AS_OF)
-    assert (result.received, result.responded, result.overdue) == (3, 2, 1)
-    assert result.first_response_mean_seconds == 18300.0  # (600 + 36000) / 2
+    # the conversations and their first responses: the two first waits alone
+    assert (result.received, result.responded, result.resolved, result.overdue) == (2, 2, 0, 1)
+    assert result.first_response_mean_seconds == 3900.0  # (600 + 7200) / 2
     assert result.first_response_p50_seconds == pytest.approx(600, rel=RELATIVE_ACCURACY)
-    assert result.first_response_p99_seconds == pytest.approx(36000, rel=RELATIVE_ACCURACY)
-    assert result.within_sla_percent == result.within_1h_percent == 33.33
+    assert result.first_response_p99_seconds == pytest.approx(7200, rel=RELATIVE_ACCURACY)
+    assert result.within_sla_percent == result.within_1h_percent == 50.0
+    assert sum(b.count for b in result.distribution) == 2
     assert result.next_response.model_dump() == {
-        "received": 2,
-        "responded": 1,
-        "mean_seconds": 36000.0,
-        "within_sla_percent": 0.0,
+        "received": 3,
+        "responded": 2,
+        "resolved": 1,
+        "overdue": 1,
+        "mean_seconds": 18030.0,  # (36000 + 60) / 2
+        "within_sla_percent": 33.33,
     }
+    # sentiment and intent count every customer message
     assert result.negative == 1
+    assert result.intent.other == 2
 
 
 def test_resolved_counts_towards_handled_but_not_responded() -> None:
@@ -552,19 +563,20 @@ def test_responded_counts_the_wait_and_its_bucket() -> None:
     assert histogram == {bucket_of(86401): -1}
 
 
-def test_a_next_response_is_counted_as_a_conversation_and_again_under_next() -> None:
+def test_a_next_response_is_counted_under_next_only_and_not_in_the_distribution() -> None:
     first_counters, first_histogram = responded(Wait.FIRST, 120, True)
     counters, histogram = responded(Wait.NEXT, 120, True)
-    assert counters == first_counters | {f"next_{name}": amount for name, amount in first_counters.items()}
-    assert histogram == first_histogram == {bucket_of(120): 1}
+    assert counters == {f"next_{name}": amount for name, amount in first_counters.items()}
+    assert first_histogram == {bucket_of(120): 1}
+    assert histogram == {}
+    assert moved(Wait.NEXT, 600, True, 120, True)[1] == {}
     assert received(Wait.NEXT, Sentiment.NEUTRAL, Intent.QUESTION) == {
-        "received": 1,
         "next_received": 1,
         "sentiment_neutral": 1,
         "intent_question": 1,
     }
-    assert overdue(Wait.NEXT) == {"overdue": 1, "next_overdue": 1}
-    assert resolved(Wait.NEXT) == {"resolved": 1, "next_resolved": 1}
+    assert overdue(Wait.NEXT) == {"next_overdue": 1}
+    assert resolved(Wait.NEXT) == {"next_resolved": 1}
     assert overdue(Wait.FIRST) == overdue(None) == {"overdue": 1}
     assert resolved(None, sign=-1) == {"resolved": -1}
 
@@ -613,8 +625,9 @@ def test_a_moved_reply_leaves_the_counts_of_the_new_values(
     assert +counters == +expected_counters
     assert {k: v for k, v in histogram.items() if v} == dict(+expected_histogram)
     assert all(v >= 0 for v in histogram.values())
+    first_responses = [] if wait is Wait.NEXT else [s for s, _ in after]  # next responses are not in it
     for q in (0.5, 0.9, 0.99):
-        assert quantile(histogram, q) == quantile(histogram_of([s for s, _ in after]), q)
+        assert quantile(histogram, q) == quantile(histogram_of(first_responses), q)
 
 
 def test_a_move_within_one_bucket_changes_only_the_sum() -> None:

@@ -97,7 +97,7 @@ def rows(digest: Digest) -> list[tuple[str, str, str, str]]:
     negative_per_day = w.negative / WEEK
     return [
         (
-            "Messages received",
+            "New conversations",
             str(y.received),
             f"{per_day:.1f} a day",
             _change(y.received, per_day, lower_is_better=False),

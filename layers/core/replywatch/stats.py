@@ -212,8 +212,10 @@ def local_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, dateti
 
 # --- what each event adds ---------------------------------------------------------------------
 
-# Every wait is counted as a conversation; a next-response wait (the customer wrote again
-# after the brand's reply) is counted a second time under ``next_``, so it can be told apart.
+# A first wait (a conversation opened) is counted under the plain names; a next-response wait
+# (the customer wrote again after the brand's reply) under ``next_`` only, so the first-response
+# figures, their distribution and the industry figures set beside them hold first responses
+# alone. Sentiment and intent count every customer message, whichever wait it is.
 NEXT_PREFIX = "next_"
 HOUR = 3600
 DAY_SECONDS = 86400
@@ -222,18 +224,19 @@ DAY_SECONDS = 86400
 def _waited(wait: Wait | None, counters: dict[str, int]) -> dict[str, int]:
     if wait is not Wait.NEXT:
         return counters
-    return counters | {NEXT_PREFIX + name: amount for name, amount in counters.items()}
+    return {NEXT_PREFIX + name: amount for name, amount in counters.items()}
 
 
 def received(wait: Wait | None, sentiment: Sentiment, intent: Intent) -> dict[str, int]:
-    """A customer message counted (a conversation opened, or a next-response wait)."""
+    """A customer message counted: a conversation opened, or (``next_``) a next-response wait."""
     return _waited(wait, {"received": 1}) | {f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
 
 
 def responded(
     wait: Wait | None, seconds: int, within_sla: bool, sign: int = 1
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Counters and histogram change of a first response after ``seconds`` (``sign`` -1 takes one back)."""
+    """Counters and histogram change of a response after ``seconds`` (``sign`` -1 takes one back);
+    the histogram is the first-response distribution, so a next response leaves it alone."""
     counters = {
         "responded": sign,
         "response_seconds_sum": sign * seconds,
@@ -241,7 +244,7 @@ def responded(
         "within_1h": sign * int(seconds <= HOUR),
         "within_24h": sign * int(seconds <= DAY_SECONDS),
     }
-    return _waited(wait, counters), {bucket_of(seconds): sign}
+    return _waited(wait, counters), {} if wait is Wait.NEXT else {bucket_of(seconds): sign}
 
 
 def moved(
@@ -366,12 +369,17 @@ class IntentCounts(BaseModel):
 
 
 class NextResponse(BaseModel):
-    """Of the conversations counted, those where a customer wrote again after the brand's reply."""
+    """Next-response waits: a customer wrote again after the brand's reply. Counted here only,
+    never in the conversations or the first-response figures."""
 
-    received: int
-    responded: int
-    mean_seconds: float | None
-    within_sla_percent: float | None
+    received: Annotated[int, Field(description="Customer messages written after the brand's reply")]
+    responded: Annotated[int, Field(description="Of those, answered in public")]
+    resolved: Annotated[int, Field(description="Of those, handled elsewhere (phone, e-mail, DM)")]
+    overdue: Annotated[int, Field(description="Of those, passed their next-response due time unanswered")]
+    mean_seconds: Annotated[float | None, Field(description="Mean time to the brand's next response")]
+    within_sla_percent: Annotated[
+        float | None, Field(description="Share answered in public within the next-response SLA, in %")
+    ]
 
 
 class Bin(BaseModel):
@@ -426,7 +434,7 @@ class Figures(BaseModel):
         int,
         Field(
             description="Conversations opened (a customer's follow-ups to their own unanswered message join one;"
-            " writing again after the brand's answer opens a new one, also counted in next_response)"
+            " writing again after the brand's answer is a next-response wait, counted in next_response only)"
         ),
     ]
     responded: Annotated[int, Field(description="Conversations the brand answered in public")]
@@ -559,6 +567,8 @@ def summarise(
             "next_response": {
                 "received": next_received,
                 "responded": next_responded,
+                "resolved": totals[NEXT_PREFIX + "resolved"],
+                "overdue": totals[NEXT_PREFIX + "overdue"],
                 "mean_seconds": round(totals[NEXT_PREFIX + "response_seconds_sum"] / next_responded, 2)
                 if next_responded
                 else None,

@@ -220,6 +220,22 @@ def test_timeseries_with_a_key_is_the_timeseries_the_iam_route_gives(
     assert answer.body == iam.body
 
 
+@pytest.mark.parametrize("query", ["from=not-a-date", "to=2026-13-45", "channel=NOT A CHANNEL", "interval=hour"])
+@pytest.mark.parametrize("path", ROUTES[1:])
+@pytest.mark.parametrize("header", [None, "Bearer rwk_nothing"], ids=["no-key", "bad-key"])
+def test_malformed_parameters_without_a_valid_key_are_401_and_say_nothing_of_the_parameters(
+    messages: FakeMessages, brands: FakeBrands, path: str, query: str, header: str | None
+) -> None:
+    answer = ask(messages, brands, path, query, headers=None if header is None else {"Authorization": header})
+    assert_refused(answer, 401, messages)
+    assert "details" not in answer.body
+
+
+def test_malformed_parameters_on_a_stack_without_keys_are_403(messages: FakeMessages, brands: FakeBrands) -> None:
+    answer = ask(messages, brands, "/dashboard/api/brands/acme/stats", "from=not-a-date", api_keys=False)
+    assert_refused(answer, 403, messages)
+
+
 @pytest.mark.parametrize(
     "query", ["from=2026-11-20&to=2026-11-10", "from=2025-01-01&to=2026-11-23", "from=not-a-date", "tz=Nowhere/Land"]
 )

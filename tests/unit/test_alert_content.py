@@ -275,7 +275,7 @@ def day(on: date, **counters: int) -> Aggregate:
 
 def test_the_digest_compares_yesterday_with_the_seven_days_before_and_is_escaped() -> None:
     yesterday = date(2026, 11, 22)
-    days = [
+    today = [
         day(
             yesterday,
             received=10,
@@ -286,7 +286,7 @@ def test_the_digest_compares_yesterday_with_the_seven_days_before_and_is_escaped
             histogram_seconds=630,
         )
     ]
-    days += [
+    week = [
         day(
             yesterday - timedelta(days=n),
             received=20,
@@ -298,8 +298,7 @@ def test_the_digest_compares_yesterday_with_the_seven_days_before_and_is_escaped
         )
         for n in range(1, 8)
     ]
-    days.append(day(yesterday - timedelta(days=9), received=999))  # outside both periods
-    report = digest.build(BRAND, yesterday, days, Backlog(open=3, overdue=1), NOW)
+    report = digest.build(BRAND, yesterday, today, week, Backlog(open=3, overdue=1), NOW)
     assert report.yesterday.received == 10 and report.week.received == 140
     table = {row[0]: row[1:] for row in digest.rows(report)}
     assert table["New conversations"][:2] == ("10", "20.0 a day")
@@ -322,3 +321,7 @@ def test_the_digest_goes_out_at_the_brands_local_hour() -> None:
     assert digest.digest_day(london, datetime(2026, 11, 23, 8, 0, tzinfo=UTC)) == date(2026, 11, 22)
     summer = datetime(2026, 7, 1, 7, 0, tzinfo=UTC)  # 08:00 BST
     assert digest.digest_day(london, summer) == date(2026, 6, 30)
+    # the brand's own yesterday, not UTC's: 08:00 on 23 November in Tokyo is 23:00 on the 22nd in UTC
+    tokyo = BRAND.model_copy(update={"digest_hour": 8, "timezone": "Asia/Tokyo"})
+    assert digest.digest_day(tokyo, datetime(2026, 11, 22, 22, 59, tzinfo=UTC)) is None
+    assert digest.digest_day(tokyo, datetime(2026, 11, 22, 23, 0, tzinfo=UTC)) == date(2026, 11, 22)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
+import functools
 import json
 import logging
 import re
@@ -337,18 +337,9 @@ def create_app(
         return first, last, zone
 
     def read(brand: Brand, cuts: list[stats.Cut], zone: ZoneInfo) -> list[list[Aggregate]]:
-        """The aggregates of each period between consecutive ``cuts``: the whole UTC days in one
-        read, and at each cut that is not a UTC midnight the few hours and quarters between it
-        and the nearer one, added to or taken off the days (:func:`stats.between`)."""
-        whole = read_slots(brand, cuts[0].day, cuts[-1].day, zone)
-        partials = {cut.at: read_slots(brand, *cut.partial, zone) for cut in cuts}
-        return [stats.between(start, end, whole, partials) for start, end in itertools.pairwise(cuts)]
-
-    def read_slots(brand: Brand, start: datetime, end: datetime, zone: ZoneInfo) -> list[Aggregate]:
-        if start >= end:
-            return []
+        """The aggregates of each period between consecutive ``cuts`` (:func:`stats.read_periods`)."""
         try:
-            return messages.aggregates(brand.brand_id, start, end)
+            return stats.read_periods(cuts, functools.partial(messages.aggregates, brand.brand_id))
         except ValueError:
             raise BadRequestError(f"time zone {zone.key!r} has an offset that is not on a quarter hour") from None
 
@@ -371,8 +362,7 @@ def create_app(
     ) -> Timeseries:
         first, last, zone = days(first, last, tz)
         periods = list(stats.periods(first, last, interval))
-        edges = [stats.local_range(start, start, zone)[0] for start, _ in periods]
-        cuts = [stats.cut(at) for at in [*edges, stats.local_range(last, last, zone)[1]]]
+        cuts = stats.local_cuts([start for start, _ in periods], last, zone)
         points = [
             stats.point(start, end, aggregates, channel)
             for (start, end), aggregates in zip(periods, read(brand, cuts, zone), strict=True)

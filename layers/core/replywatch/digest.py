@@ -1,9 +1,11 @@
 """The daily digest: one email per brand with yesterday's figures against the seven days before.
 
-The figures come from the pre-aggregated day items (one read per day and channel, whatever
-the volume). Days are UTC days, as the aggregates are: "yesterday" is the last complete
-UTC day when the brand's local digest hour comes. Each recipient gets it once a day (a claim
-per day and recipient), however often the function runs.
+The figures come from the pre-aggregated slot items, read as the API reads a range: the
+days are the brand's local days (its IANA zone), each exact, from the whole UTC days and the
+few hours and quarters between each local midnight and the nearer UTC one, whatever the
+volume. "Yesterday" is the local day before the one in which the brand's digest hour comes.
+Each recipient gets it once a day (a claim per day and recipient), however often the
+function runs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from replywatch import alerts
 from replywatch.alerts import AlertContent, Delivery
 from replywatch.models import AlertKind, Brand, Recipient
 from replywatch.ports import AlertLedger
-from replywatch.stats import Aggregate, Backlog, StatsResponse, summarise
+from replywatch.stats import Aggregate, Backlog, StatsResponse, local_cuts, read_periods, summarise
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ WEEK = 7
 
 
 class StatsReader(Protocol):
-    def day_aggregates(self, brand: str, first: date, last: date) -> list[Aggregate]: ...
+    def aggregates(self, brand: str, start: datetime, end: datetime) -> list[Aggregate]: ...
 
     def backlog(self, brand: str) -> Backlog: ...
 
@@ -51,22 +53,20 @@ def digest_day(brand: Brand, now: datetime) -> date | None:
     local = now.astimezone(ZoneInfo(brand.timezone))
     if local.hour < brand.digest_hour:
         return None
-    return now.date() - timedelta(days=1)
+    return local.date() - timedelta(days=1)
 
 
-def build(brand: Brand, day: date, days: list[Aggregate], backlog: Backlog, as_of: datetime) -> Digest:
-    week_first = day - timedelta(days=WEEK)
+def build(
+    brand: Brand, day: date, yesterday: list[Aggregate], week: list[Aggregate], backlog: Backlog, as_of: datetime
+) -> Digest:
+    """``yesterday``: the aggregates of ``day``; ``week``: of the seven local days before it."""
+    tz = brand.timezone
     return Digest(
         brand=brand,
         day=day,
-        yesterday=summarise(brand.brand_id, day, day, [d for d in days if d.day == day], backlog, as_of),
+        yesterday=summarise(brand.brand_id, day, day, yesterday, backlog, as_of, tz=tz),
         week=summarise(
-            brand.brand_id,
-            week_first,
-            day - timedelta(days=1),
-            [d for d in days if week_first <= d.day < day],
-            backlog,
-            as_of,
+            brand.brand_id, day - timedelta(days=WEEK), day - timedelta(days=1), week, backlog, as_of, tz=tz
         ),
     )
 
@@ -143,7 +143,7 @@ def rows(digest: Digest) -> list[tuple[str, str, str, str]]:
 
 def render(digest: Digest) -> AlertContent:
     brand = digest.brand
-    title = f"{brand.name}: {digest.day:%a %d %b} (UTC) against the 7 days before"
+    title = f"{brand.name}: {digest.day:%a %d %b} ({brand.timezone}) against the 7 days before"
     table = rows(digest)
     now = digest.yesterday.backlog
     backlog = f"Unanswered now: {now.open} ({now.overdue} past the SLA)"
@@ -209,8 +209,13 @@ class DigestSender:
         return report
 
     def _send(self, brand: Brand, day: date, recipients: list[Recipient], now: datetime) -> Delivery:
-        days = self.stats.day_aggregates(brand.brand_id, day - timedelta(days=WEEK), day)
-        digest = build(brand, day, days, self.stats.backlog(brand.brand_id), now)
+        days = [day - timedelta(days=WEEK - n) for n in range(WEEK + 1)]  # the week before, then yesterday
+        periods = read_periods(
+            local_cuts(days, day, ZoneInfo(brand.timezone)),
+            lambda start, end: self.stats.aggregates(brand.brand_id, start, end),
+        )
+        week = [aggregate for period in periods[:WEEK] for aggregate in period]
+        digest = build(brand, day, periods[WEEK], week, self.stats.backlog(brand.brand_id), now)
         return alerts.fan_out(
             AlertKind.DIGEST,
             f"DIGEST#{brand.brand_id}",

@@ -15,9 +15,10 @@ the channels, never by the number of messages.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -200,6 +201,28 @@ def between(
     added = [a if end.sign > 0 else negated(a) for a in partials[end.at]]
     taken = [negated(a) if start.sign > 0 else a for a in partials[start.at]]
     return [*whole, *added, *taken]
+
+
+def read_periods(
+    cuts: Sequence[Cut], read_slots: Callable[[datetime, datetime], list[Aggregate]]
+) -> list[list[Aggregate]]:
+    """The aggregates of each period between consecutive ``cuts``: the whole UTC days in one
+    read, and at each cut that is not a UTC midnight the few hours and quarters between it
+    and the nearer one, added to or taken off the days (:func:`between`). ``read_slots(start,
+    end)`` reads every aggregate whose slot lies in [start, end)."""
+
+    def slots(start: datetime, end: datetime) -> list[Aggregate]:
+        return read_slots(start, end) if start < end else []
+
+    whole = slots(cuts[0].day, cuts[-1].day)
+    partials = {cut.at: slots(*cut.partial) for cut in cuts}
+    return [between(start, end, whole, partials) for start, end in itertools.pairwise(cuts)]
+
+
+def local_cuts(starts: Sequence[date], last: date, tz: ZoneInfo) -> list[Cut]:
+    """The cuts of consecutive periods of local days: at the local midnight that starts each
+    of ``starts``, and at the one that ends ``last``."""
+    return [cut(at) for at in [*(local_range(day, day, tz)[0] for day in starts), local_range(last, last, tz)[1]]]
 
 
 def local_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

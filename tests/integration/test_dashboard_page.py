@@ -296,6 +296,11 @@ def test_tiles_show_the_brand_figures_beside_the_industry(open_page: OpenPage, a
     assert tile_value(page, "backlog-open") == "46"
     assert tile_value(page, "backlog-overdue") == "19"
     assert tile_value(page, "oldest-open") == "2 d 3 h"
+    assert tile_value(page, "next-response") == "1 h 30 min"
+    assert (
+        "240 wrote again after an answer, 77.1% answered within SLA"
+        in page.locator("[data-testid=tile-next-response]").inner_text()
+    )
     assert "mean 4 h 12 min" in page.locator("[data-testid=tile-p50]").inner_text()
 
     assert page.locator("[data-testid=tile-p50-industry]").inner_text() == (
@@ -459,6 +464,14 @@ def test_a_brand_with_nothing_received_shows_dashes_and_empty_charts(open_page: 
         sentiment={"negative": 0, "neutral": 0, "positive": 0},
         intent={"complaint": 0, "question": 0, "praise": 0, "other": 0},
         backlog={"open": 0, "overdue": 0, "oldest_open_at": None, "oldest_open_age_seconds": None},
+        next_response={
+            "received": 0,
+            "responded": 0,
+            "resolved": 0,
+            "overdue": 0,
+            "mean_seconds": None,
+            "within_sla_percent": None,
+        },
     )
     for bin_ in empty["distribution"]:
         bin_["count"] = 0
@@ -471,7 +484,7 @@ def test_a_brand_with_nothing_received_shows_dashes_and_empty_charts(open_page: 
     page = open_page()
     wait_ready(page)
     assert tile_value(page, "received") == "0"
-    for name in ("response-rate", "within-sla", "p50", "p90", "p99", "within-1h", "oldest-open"):
+    for name in ("response-rate", "within-sla", "p50", "p90", "p99", "within-1h", "oldest-open", "next-response"):
         assert tile_value(page, name) == "—", name
     assert page.locator("[data-testid=chart-distribution] .bar").count() == 0
     assert page.locator("[data-testid=chart-sla] .point").count() == 0

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from replywatch.classify import LexiconClassifier, OfflineClassifier, default_classifier, intent_of
-from replywatch.classify.offline import _lexicon, guess_language
+from replywatch.classify.offline import NEGATION_SCALE, NEGATIVE_WEIGHT, _lexicon, guess_language
 from replywatch.models import Intent, Sentiment
 
 classifier = LexiconClassifier()
@@ -438,3 +438,47 @@ def test_pattern_forms_correct_what_the_stems_misread() -> None:
     # The stems read "amare" (to love) as "amar-" (bitter) and knew no "intollerabile".
     assert classifier.classify("Continuo ad amare questo marchio").sentiment is Sentiment.POSITIVE
     assert classifier.classify("Un ritardo intollerabile").sentiment is Sentiment.NEGATIVE
+
+
+# --- fixes after the fourth round's review ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("negated", "plain", "language"),
+    [
+        ("Das gefällt mir nicht", "Das gefällt mir", "de"),
+        ("j'aime pas ce service", "j'aime ce service", "fr"),
+        ("service badhiya nahi thi", "service badhiya thi", "hi"),
+    ],
+)
+def test_a_negator_after_the_word_negates_it_once_and_is_not_also_a_bare_one(
+    negated: str, plain: str, language: str
+) -> None:
+    # flipped and dampened (x-0.75), negative evidence counting double: nothing more
+    assert classifier.evidence(negated, language) == pytest.approx(
+        classifier.evidence(plain, language) * NEGATION_SCALE * NEGATIVE_WEIGHT
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("ce n'est pas mal", "fr"), ("je ne suis pas déçu", "fr"), ("bura nahi hai", "hi")]
+)
+def test_a_negated_negative_word_is_not_negative(text: str, language: str) -> None:
+    # "ne ... pas" is one negation, not a bare "ne" and then "pas"
+    assert classifier.evidence(text, language) > 0
+    assert classifier.classify(text).sentiment is not Sentiment.NEGATIVE
+
+
+def test_hindi_nai_after_a_word_is_new_not_a_negation() -> None:
+    assert classifier.classify("Bahut acchi nai app hai").sentiment is not Sentiment.NEGATIVE
+    assert classifier.classify("Mujhe product pasand nahi aaya").sentiment is Sentiment.NEGATIVE
+
+
+def test_the_brands_team_names_carry_no_opinion() -> None:
+    # AFINN rates "care", "support" and "help" +2: "customer care" is a team, not praise
+    assert classifier.evidence("your customer care is useless", "en") == classifier.evidence(
+        "your staff is useless", "en"
+    )
+    assert classifier.evidence("customer support", "en") == 0
+    hinglish = classifier.classify("Customer care wale bilkul laparwah hain, koi madad nahi")
+    assert (hinglish.language, hinglish.sentiment) == ("hi", Sentiment.NEGATIVE)

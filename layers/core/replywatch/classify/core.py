@@ -601,6 +601,12 @@ CORE_WORDS: dict[str, dict[str, float]] = {
         "ullu": -2,
         "nalayak": -3,
         "nalayaq": -3,
+        # careless, negligent: the machine-translated AFINN put लापरवाह for "carefree" (+1),
+        # and the romanised forms spelt from it carried that sign
+        "laparwah": -2,
+        "laparvah": -2,
+        "laparwahi": -2,
+        "laparvahi": -2,
         "nikamma": -3,
         "nikamme": -3,
         "besharam": -3,

@@ -106,4 +106,14 @@ CUSTOMER_WORDS: dict[str, float] = {
     "thanks": 1.5,
     "wonderful": 3.0,
     "works": 1.0,
+    # names of the brand's own teams, no opinion: AFINN rates "care", "support" and "help" +2,
+    # so "your customer care is useless" came out milder than "your staff is useless"
+    "customer care": 0.0,
+    "customer support": 0.0,
+    "customer service": 0.0,
+    "help desk": 0.0,
+    "helpdesk": 0.0,
+    "support team": 0.0,
+    "care team": 0.0,
+    "tech support": 0.0,
 }

@@ -79,7 +79,8 @@ _LATIN = re.compile(r"[a-zA-Zà-ÿ]")
 _POST_NEGATORS = {
     "de": frozenset({"nicht", "kein", "keine", "nie"}),
     "fr": frozenset({"pas", "jamais", "rien"}),
-    "hi": frozenset({"नहीं", "नही", "मत", "nahi", "nahin", "nhi", "nai", "mat"}),
+    # Not "nai" (also नई, "new": "acchi nai app"), nor "mat" / "मत" (also "opinion", and English "mat").
+    "hi": frozenset({"नहीं", "नही", "nahi", "nahin", "nhi"}),
 }
 # The shortest English word looked up in another language's text. Four letters keeps out
 # short false friends in the European languages; romanised Hindi shares few short words with
@@ -379,6 +380,7 @@ class OfflineClassifier:
         contrast_at = -1
         clause_start = 0
         pending_negator: int | None = None
+        spent: set[int] = set()  # negators that negated the word before them: not bare ones as well
         index = 0
         while index < len(tokens):
             token = tokens[index]
@@ -394,13 +396,19 @@ class OfflineClassifier:
             span = 1
             weight: float | None
             phrase = own.phrase(tokens, index)
+            if phrase is None and english is not None:  # customers mix English phrases in too
+                phrase = english.phrase(tokens, index)
             if phrase is not None:
                 weight, span = phrase
             else:
                 weight = self._word(token, own, english, rules, hinglish)
             if weight is None:
-                if token in rules.negators:
-                    if pending_negator is not None:
+                if index in spent:
+                    pass
+                elif token in rules.negators:
+                    # Negators in a run are one negation ("ne ... pas", "no ... nada"): only one
+                    # that ran out of reach before the next counts as a bare one.
+                    if pending_negator is not None and index - pending_negator > 3:
                         weights.append(BARE_NEGATOR)
                     pending_negator = index
                 elif pending_negator is not None and index - pending_negator > 3:
@@ -410,9 +418,13 @@ class OfflineClassifier:
                 continue
             window = tokens[max(clause_start, index - 3) : index]
             negated = any(word in rules.negators for word in window)
-            if not negated and code in _POST_NEGATORS:
-                after = tokens[index + span : index + span + 2]  # "gefällt mir nicht", "j'aime pas", "accha nahi"
-                negated = any(word in _POST_NEGATORS[code] for word in after)
+            if code in _POST_NEGATORS:
+                # "gefällt mir nicht", "j'aime pas", "accha nahi"; "n'aime pas" is one negation too
+                after = tokens[index + span : index + span + 2]
+                at = next((index + span + n for n, word in enumerate(after) if word in _POST_NEGATORS[code]), None)
+                if at is not None:
+                    negated = True
+                    spent.add(at)
             if negated:
                 weight *= NEGATION_SCALE
                 pending_negator = None

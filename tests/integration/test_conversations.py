@@ -238,3 +238,56 @@ def test_answering_the_brands_own_post_opens_a_conversation(runtime, pump: aws.S
     assert runtime.runtime.messages.get("acme#x#c1").wait.value == "first"
     figures = stats(T0)
     assert (figures["received"], figures["next_response"]["received"]) == (1, 0)
+
+
+def test_answering_the_second_part_of_the_brands_answer_is_a_next_wait(runtime, pump: aws.StreamPump) -> None:  # type: ignore[no-untyped-def]
+    more = post("r2", 11, parent="r1", brand=True)  # the brand's answer in two posts: r1, then r2 under it
+    again = post("n1", 20, parent="r2")
+    store(runtime, [*THREAD, more, again])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    aws.load_handler("sweep").runtime.sweeper.sweep(T0 + timedelta(minutes=21))
+
+    assert runtime.runtime.messages.get("acme#x#n1").wait.value == "next"
+    assert stats(T0)["next_response"]["received"] == 1
+
+
+@pytest.mark.parametrize(
+    ("answered_author", "parent_by_brand", "wait"),
+    [
+        (CUSTOMER, False, "next"),  # the brand answered this customer's message, not stored here
+        ("c-2", False, "first"),  # it answered someone else's
+        (None, None, "next"),  # nothing says: most replies to a brand's answer are its customer's
+        (BRAND_ACCOUNT, True, "first"),  # the brand's own thread: its post answers nobody
+    ],
+)
+def test_a_reply_to_a_brand_answer_whose_parent_is_not_stored_goes_by_the_answers_parent_author(
+    runtime,  # type: ignore[no-untyped-def]
+    pump: aws.StreamPump,
+    answered_author: str | None,
+    parent_by_brand: bool | None,
+    wait: str,
+) -> None:
+    answer = post("r9", 10, parent="o-old", brand=True).model_copy(
+        update={"parent_author_id": answered_author, "parent_by_brand": parent_by_brand}
+    )
+    store(runtime, [answer])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    store(runtime, [post("n9", 20, parent="r9")])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    record = runtime.runtime.messages.get("acme#x#n9")
+    assert record is not None and record.counted and record.wait.value == wait
+
+
+def test_an_imported_conversation_answered_by_the_brand_is_continued_by_the_same_handle(
+    runtime,  # type: ignore[no-untyped-def]
+    pump: aws.StreamPump,
+) -> None:
+    # Imported history keeps the author's handle as its id; the polled reply has the platform's id.
+    imported = post("o1", 0).model_copy(update={"author_id": "@carol", "author_handle": "@carol"})
+    store(runtime, [imported, post("r1", 10, parent="o1", brand=True)])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+    store(runtime, [post("n1", 20, parent="r1").model_copy(update={"author_handle": "@Carol"})])
+    runtime.lambda_handler(aws.stream_event(pump.new_records()), aws.LambdaContext())
+
+    assert runtime.runtime.messages.get("acme#x#n1").wait.value == "next"

@@ -134,6 +134,10 @@ def histories(draw: st.DrawFn) -> History:
                 post(channel, again.created_at + timedelta(seconds=draw(seconds)), "", brand=True, parent=again)
             if draw(st.booleans()):
                 resolve.append(again.key)
+        if replies and draw(st.booleans()):
+            # Someone else answers the brand's reply: a conversation of their own, not a next wait.
+            answer = min(replies, key=lambda reply: reply.created_at)
+            post(channel, answer.created_at + timedelta(seconds=draw(seconds)), f"other{number}", parent=answer)
         if draw(st.booleans()):
             resolve.append(question.key)
     return History(messages=messages, resolve=resolve)
@@ -302,8 +306,8 @@ class Expected:
 
 
 def recompute(run: Run, channel: str | None = None) -> Expected:
-    """From the raw messages: a customer message that replies to the brand is a next-response
-    wait, every other one a conversation; each is answered by the brand's earliest reply to it.
+    """From the raw messages: a customer message that replies to the brand's answer to them is
+    a next-response wait, every other one a conversation; each is answered by the brand's earliest reply to it.
     The conversation figures hold conversations only, next waits are counted apart."""
     classifier = default_classifier()
     by_id = {(m.platform, m.platform_id): m for m in run.history.messages}
@@ -312,7 +316,14 @@ def recompute(run: Run, channel: str | None = None) -> Expected:
         if message.from_brand or (channel is not None and message.platform != channel):
             continue
         parent = by_id.get((message.platform, message.parent_id or ""))
-        next_wait = parent is not None and parent.from_brand
+        answered = by_id.get((message.platform, parent.parent_id or "")) if parent is not None else None
+        # writing again after the brand's answer to them
+        next_wait = (
+            parent is not None
+            and parent.from_brand
+            and answered is not None
+            and answered.author_id == message.author_id
+        )
         want.received += not next_wait
         want.next_received += next_wait
         verdict = classifier.classify(message.text)

@@ -181,16 +181,30 @@ class Processor:
         if parent is None:
             return Wait.FIRST
         if parent.from_brand:
-            if parent.parent_key is None:
-                return Wait.FIRST
-            answered = self.messages.get(parent.parent_key)
-            # Not stored (outside the window): most replies to a brand's answer are its customer's.
-            return Wait.FIRST if answered is not None and answered.author_id != record.author_id else Wait.NEXT
+            return Wait.NEXT if self._answered_them(parent, record) else Wait.FIRST
         opener = self.messages.get(parent.opener_key) if parent.opener_key else parent
         answered_at = opener.first_response_at if opener is not None else None
         if is_follow_up(record) and answered_at is not None and answered_at <= record.created_at:
             return Wait.NEXT
         return Wait.FIRST
+
+    def _answered_them(self, reply: MessageRecord, record: MessageRecord) -> bool:
+        """Whether the brand's ``reply`` answered ``record``'s author, climbing the brand's own
+        posts (an answer in parts) to the customer's message they answer. The brand's own post
+        answers nobody. When the message answered is not stored, the reply's parent author says;
+        when nothing says, it did: most replies to a brand's answer are its customer's."""
+        for _ in range(MAX_THREAD_DEPTH):
+            if reply.parent_key is None:
+                return False
+            answered = self.messages.get(reply.parent_key)
+            if answered is None:
+                if reply.parent_by_brand:
+                    return False
+                return reply.parent_author_id is None or reply.parent_author_id == record.author_id
+            if not answered.from_brand:
+                return same_person(answered, record)
+            reply = answered
+        return True
 
     def _match_earliest_reply(self, brand: Brand, replied_to: str, *, answers: str) -> None:
         """Brand replies to ``replied_to`` stored before it was placed: the earliest answers ``answers``."""
@@ -265,6 +279,14 @@ def is_follow_up(message: Message) -> bool:
         and message.parent_author_id is not None
         and message.parent_author_id == message.author_id
     )
+
+
+def same_person(one: Message, other: Message) -> bool:
+    """The same author: by the platform's id, or by handle (case aside) where one side has no
+    platform id (an imported message keeps the handle; Instagram names some authors by username)."""
+    if one.author_id == other.author_id:
+        return True
+    return one.author_handle.lstrip("@").casefold() == other.author_handle.lstrip("@").casefold()
 
 
 def _may_answer_a_reply(message: Message) -> bool:

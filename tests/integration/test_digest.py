@@ -9,10 +9,10 @@ import boto3
 
 from replywatch.classify import default_classifier
 from replywatch.digest import DigestSender
-from replywatch.models import Brand, Message, MessageKind, Recipient, SlaPolicy
+from replywatch.models import Brand, Recipient, SlaPolicy
 from replywatch.processing import Processor
 from replywatch.store import MessageStore, StateStore
-from tests.integration.test_alert_ladder import RecordingNotifier
+from tests.integration.test_alert_ladder import NEUTRAL, RecordingNotifier, customer_message
 from tests.support import aws
 
 SLA = SlaPolicy(first_response_seconds=3600)
@@ -20,20 +20,6 @@ TOKYO = "Asia/Tokyo"  # UTC+9: a local day runs from 15:00 UTC the day before
 READER = Recipient(
     brand_id="acme", recipient_id="lead", name="Lead", email="lead@acme.example", alert_kinds=frozenset({"digest"})
 )
-
-
-def customer(number: int, at: datetime) -> Message:
-    return Message(
-        brand="acme",
-        platform="mastodon",
-        source_id="acme-social",
-        platform_id=str(5000 + number),
-        author_id=f"author-{number}",
-        author_handle=f"@customer{number}@example.social",
-        text="Hello, where is my parcel?",
-        created_at=at,
-        kind=MessageKind.MENTION,
-    )
 
 
 def test_the_digest_reports_the_brands_local_yesterday_against_its_seven_local_days_before(aws_env: None) -> None:
@@ -54,7 +40,7 @@ def test_the_digest_reports_the_brands_local_yesterday_against_its_seven_local_d
         datetime(2026, 11, 14, 14, 59, tzinfo=UTC),  # 14 Nov 23:59 in Tokyo: before both
     ]
     for number, at in enumerate(posted):
-        message = customer(number, at)
+        message = customer_message(number, NEUTRAL, at)
         assert messages.put_new(message, ingested_at=at, expires_at=at + timedelta(days=400))
         record = messages.get(message.key)
         assert record is not None

@@ -603,7 +603,7 @@ class MessageStore:
     # --- aggregates -------------------------------------------------------------------------
 
     def day_aggregates(self, brand: str, first: date, last: date) -> list[Aggregate]:
-        """The UTC-day aggregates from ``first`` to ``last`` inclusive (the digest's days)."""
+        """The UTC-day aggregates from ``first`` to ``last`` inclusive."""
         start = datetime.combine(first, datetime.min.time(), UTC)
         return self._aggregates(brand, stats.SlotRange(Level.DAY, start, start + timedelta(days=(last - first).days)))
 

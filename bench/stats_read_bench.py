@@ -79,7 +79,7 @@ from replywatch.models import (
 )
 from replywatch.ports import Triage
 from replywatch.sla import Stage
-from replywatch.store import HISTOGRAM_PREFIX, QUEUE_INDEX, TOTALS_SK, MessageStore, StateStore
+from replywatch.store import HISTOGRAM_PREFIX, QUEUE_INDEX, TOTALS_SK, WRITES, MessageStore, StateStore
 from tests.support import aws
 from tests.support.events import rest_event
 from tests.support.template import create_table_request
@@ -320,8 +320,11 @@ def fold(messages: Iterable[Synthetic], head: int = HEAD) -> Folded:
         for change in changes:
             _add(change, counters_sum)
         # The live backlog: +1 open when counted, +1 overdue when flagged, both taken back when
-        # handled. An attribute exists once something was added to it.
-        totals = folded.totals.setdefault(message.channel, {"open": 0})
+        # handled. An attribute exists once something was added to it; ``writes`` counts the
+        # writes (counted, flagged, handled).
+        totals = folded.totals.setdefault(message.channel, {"open": 0, WRITES: 0})
+        handled = message.answered_after is not None or message.resolved_after is not None
+        totals[WRITES] += 1 + int(message.overdue) + int(handled)
         if message.overdue:
             totals.setdefault("overdue", 0)
         status = message.status

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
 
 from infra.local import scenario
 from infra.local.demo import DemoRun
 from infra.local.fake_mastodon import FakeMastodon
 from infra.local.stack import LocalStack
+from replywatch.cli import main
 from replywatch.store import StateStore
 from tests.support.expected import alert_keys, assert_stats_match, expected
 
@@ -56,6 +60,19 @@ def test_polling_and_sweeping_again_change_nothing(stack: LocalStack, demo_run: 
         assert stats[name] == demo_run.stats[name], name
     for name in ("open", "overdue"):
         assert stats["backlog"][name] == demo_run.stats["backlog"][name], name
+
+
+def test_the_stacks_statistics_audit_clean_against_its_messages(
+    stack: LocalStack, demo_run: DemoRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in stack.aws_env().items():
+        monkeypatch.setenv(name, value)
+    week_ago = (demo_run.now - timedelta(days=6)).date().isoformat()
+    code = main(["--stack", stack.stack_name, "audit-stats", scenario.BRAND_ID, "--from", week_ago])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["messages_counted"] == demo_run.stats["received"] + demo_run.stats["next_response"]["received"]
+    assert report["drift"] == [] and report["backlog_drift"] == [] and report["items_checked"] > 0
 
 
 def _source_port(stack: LocalStack) -> int:

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from replywatch.api import create_app, message_id
 from replywatch.classify import default_classifier
+from replywatch.cli import check_stats
 from replywatch.models import Brand, Message, MessageKind, MessageRecord, SlaPolicy
 from replywatch.processing import Processor
 from replywatch.store import MessageStore, StateStore
@@ -267,11 +268,14 @@ def _redeliver(messages: list[Message], order: int) -> None:
         assert handler.deliver(message)
 
 
+def _messages() -> MessageStore:
+    return MessageStore(boto3.client("dynamodb", region_name=aws.REGION), aws.MESSAGES_TABLE, aws.STATE_TABLE)
+
+
 def _app() -> Any:
-    client = boto3.client("dynamodb", region_name=aws.REGION)
     return create_app(
-        MessageStore(client, aws.MESSAGES_TABLE, aws.STATE_TABLE),
-        StateStore(client, aws.STATE_TABLE),
+        _messages(),
+        StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE),
         clock=lambda: NOW,
     )
 
@@ -440,6 +444,12 @@ def test_the_statistics_equal_a_recomputation_whatever_the_delivery(tables: None
     assert sum(point["received"] for point in points) == want.received
     assert sum(point["responded"] for point in points) == want.responded
     assert sum(point["resolved"] for point in points) == want.resolved
+    # The product's own audit (replywatch audit-stats) finds every item equal to its messages.
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    found, counted = check_stats(_messages(), BRAND, start, end)
+    assert found.clean and not found.changed, found
+    assert counted == want.received + want.next_received
 
 
 def _fresh_tables() -> None:

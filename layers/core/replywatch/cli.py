@@ -6,6 +6,7 @@ a brand's past conversations.
     replywatch --stack replywatch add-recipient acme lead "Care lead" --email lead@acme.example --phone +15550100001
     replywatch --stack replywatch list
     replywatch --stack replywatch import history.csv --brand acme
+    replywatch --stack replywatch audit-stats acme --from 2026-11-01 --to 2026-11-30
 
 Tokens are read from standard input and stored in AWS Secrets Manager under
 ``replywatch/<brand>/<source>``; only the secret's name is kept in the table.
@@ -18,14 +19,14 @@ import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 from pydantic import ValidationError
 
-from replywatch import apikeys
+from replywatch import apikeys, audit, stats
 from replywatch.connectors import REGISTRY
 from replywatch.importer import Format, ImportFileError, Skip, format_of, parse
 from replywatch.models import SLUG_PATTERN, Brand, Message, Recipient, SlaPolicy, Source, StormControl
@@ -82,11 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         "--secret-prefix",
         help=f"with --state-table: the stack's SecretPrefix (default {DEFAULT_SECRET_PREFIX}); --stack reads it",
     )
-    parser.add_argument("--messages-table", help="with --state-table, for import: the messages table's name")
+    parser.add_argument(
+        "--messages-table", help="with --state-table, for import and audit-stats: the messages table's name"
+    )
     parser.add_argument(
         "--retention-days",
         type=int,
-        help=f"with --state-table, for import: the stack's RetentionDays (default {DEFAULT_RETENTION_DAYS})",
+        help="with --state-table, for import and audit-stats: the stack's RetentionDays"
+        f" (default {DEFAULT_RETENTION_DAYS})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -157,6 +161,18 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=[f.value for f in Format], help="default: from the extension (.csv, .json, .jsonl)"
     )
     history.add_argument("--dry-run", action="store_true", help="read and check the file, write nothing")
+
+    check = commands.add_parser(
+        "audit-stats",
+        help="check a brand's statistics against its stored messages (and repair them)",
+        description="Recompute the aggregates of a range of UTC days, and the live backlog, from the messages"
+        " stored now, and compare them with what the stream handler kept. Prints a JSON report. Days whose"
+        " messages may have expired (RetentionDays) cannot be checked.",
+    )
+    check.add_argument("brand")
+    check.add_argument("--from", dest="first", type=date.fromisoformat, help="first UTC day (default: 29 days ago)")
+    check.add_argument("--to", dest="last", type=date.fromisoformat, help="last UTC day (default: today)")
+    check.add_argument("--repair", action="store_true", help="add the drift found to the stored items")
 
     keys = commands.add_parser(
         "api-key",
@@ -232,6 +248,89 @@ def import_file(
     return 1 if any(skip.category is Skip.INVALID for skip in batch.skipped) else 0
 
 
+def check_stats(messages: MessageStore, brand: str, start: datetime, end: datetime) -> tuple[audit.Audit, int]:
+    """A brand's aggregates of [start, end) (whole UTC days) and live backlog against its stored
+    messages: the stored items read either side of the messages (see :mod:`replywatch.audit`).
+    Also returns how many counted messages the range holds."""
+    slots_before, backlog_before = messages.slot_items(brand, start, end), messages.backlog_items(brand)
+    records = messages.brand_messages(brand)
+    slots_after, backlog_after = messages.slot_items(brand, start, end), messages.backlog_items(brand)
+    in_range = [record for record in records if start <= record.created_at < end]
+    found = audit.compare(
+        audit.expected_slots(in_range),
+        slots_before,
+        slots_after,
+        backlog_expected=audit.expected_backlog(records),
+        backlog_before=backlog_before,
+        backlog_after=backlog_after,
+    )
+    return found, sum(1 for record in in_range if record.counted)
+
+
+def audit_stats(
+    state: StateStore,
+    messages: MessageStore,
+    args: argparse.Namespace,
+    *,
+    now: datetime,
+    retention: timedelta,
+) -> int:
+    """``replywatch audit-stats``: print a JSON report. 0: no drift (or all of it repaired);
+    1: drift left (or items written while reading: run it again); 2: nothing done."""
+    if state.get_brand(args.brand) is None:
+        print(f"no brand {args.brand!r} in this stack", file=sys.stderr)
+        return 2
+    today = now.astimezone(UTC).date()
+    last = args.last or today
+    first = args.first or last - timedelta(days=29)
+    # TTL deletes an item some time after it expires: keep a day's margin either side.
+    oldest = (now - retention).date() + timedelta(days=2)
+    if first > last:
+        print(f"--from {first} is after --to {last}", file=sys.stderr)
+        return 2
+    if first < oldest:
+        print(
+            f"messages posted before {oldest} may have expired (RetentionDays {retention.days}):"
+            " their aggregates cannot be checked against them",
+            file=sys.stderr,
+        )
+        return 2
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+    found, counted = check_stats(messages, args.brand, start, end)
+    repaired = skipped = 0
+    if args.repair:
+        for drift in found.drift:
+            done = messages.repair_slot(args.brand, drift)
+            repaired, skipped = repaired + done, skipped + (not done)
+        for backlog in found.backlog_drift:
+            done = messages.repair_backlog(args.brand, backlog)
+            repaired, skipped = repaired + done, skipped + (not done)
+    report = {
+        "brand": args.brand,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "messages_counted": counted,
+        "items_checked": found.slots,
+        "drift": [
+            {
+                "slot": f"{d.level.value}#{stats.slot_label(d.start, d.level)}",
+                "channel": d.channel,
+                "counters": d.counters,  # expected minus stored
+                "histogram": d.histogram,
+            }
+            for d in found.drift
+        ],
+        "backlog_drift": [{"channel": d.channel, "counts": d.counts} for d in found.backlog_drift],
+        "changed_while_reading": len(found.changed) + len(found.backlog_changed),
+        "repaired": repaired,
+        "not_repaired_written_since": skipped,
+    }
+    print(json.dumps(report, indent=2))
+    drift_left = (not found.clean and not args.repair) or skipped
+    return 1 if drift_left or report["changed_while_reading"] else 0
+
+
 def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> int:
     if args.key_command == "create":
         missing = [brand for brand in args.brand if state.get_brand(brand) is None]
@@ -256,8 +355,8 @@ def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> in
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "import" and args.state_table and not args.messages_table:
-        parser.error("import with --state-table needs --messages-table")
+    if args.command in ("import", "audit-stats") and args.state_table and not args.messages_table:
+        parser.error(f"{args.command} with --state-table needs --messages-table")
     if args.retention_days is not None and args.retention_days < 1:
         parser.error("--retention-days must be at least 1")
     session = boto3.session.Session()
@@ -266,13 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         table, prefix = args.state_table, args.secret_prefix or DEFAULT_SECRET_PREFIX
     state = StateStore(session.client("dynamodb"), table)
-    if args.command == "import":
+    if args.command in ("import", "audit-stats"):
         if args.stack:
             messages_table, days = stack_messages(session.client("cloudformation"), args.stack)
         else:
             messages_table, days = args.messages_table, args.retention_days or DEFAULT_RETENTION_DAYS
         messages = MessageStore(session.client("dynamodb"), messages_table, table)
-        return import_file(state, messages, args, now=datetime.now(UTC), retention=timedelta(days=days))
+        run = import_file if args.command == "import" else audit_stats
+        return run(state, messages, args, now=datetime.now(UTC), retention=timedelta(days=days))
     try:
         if args.command == "add-brand":
             sla = None

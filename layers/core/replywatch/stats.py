@@ -252,7 +252,7 @@ def _waited(wait: Wait | None, counters: dict[str, int]) -> dict[str, int]:
 
 def received(wait: Wait | None, sentiment: Sentiment, intent: Intent) -> dict[str, int]:
     """A customer message counted: a conversation opened, or (``next_``) a next-response wait."""
-    return _waited(wait, {"received": 1}) | {f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
+    return received_only(wait) | {f"sentiment_{sentiment.value}": 1, f"intent_{intent.value}": 1}
 
 
 def responded(
@@ -281,6 +281,11 @@ def moved(
     histogram = Counter(old_histogram)
     histogram.update(new_histogram)
     return {k: v for k, v in counters.items() if v}, {k: v for k, v in histogram.items() if v}
+
+
+def received_only(wait: Wait | None) -> dict[str, int]:
+    """A customer message counted, without its sentiment and intent."""
+    return _waited(wait, {"received": 1})
 
 
 def overdue(wait: Wait | None) -> dict[str, int]:

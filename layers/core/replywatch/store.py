@@ -23,6 +23,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +32,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from replywatch import stats
+from replywatch import audit, stats
 from replywatch.models import (
     AlertKind,
     ApiKey,
@@ -66,6 +67,9 @@ SOURCES_PK = "SOURCES"
 TOTALS_SK = "TOTALS"
 API_KEYS_PK = "APIKEYS"
 HISTOGRAM_PREFIX = "h_"
+WRITES = "writes"  # on live-backlog (TOTALS) items: the writes made to it
+AUDIT_SEGMENTS = 4  # parallel scan segments of an audit
+REPAIR_ADDS = 50  # histogram buckets added by one repair update (expressions stay under 4 KB)
 TRANSACTION_ATTEMPTS = 5
 TRANSACTION_BACKOFF_SECONDS = 0.02
 
@@ -613,9 +617,10 @@ class MessageStore:
         depend on the range and the channels, never on the number of messages."""
         return [aggregate for part in stats.cover(start, end) for aggregate in self._aggregates(brand, part)]
 
-    def _aggregates(self, brand: str, part: stats.SlotRange) -> list[Aggregate]:
+    def _aggregates(self, brand: str, part: stats.SlotRange, *, consistent: bool = False) -> list[Aggregate]:
         prefix = part.level.value
         request: dict[str, Any] = {
+            "ConsistentRead": consistent,
             "TableName": self._state,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": _values(
@@ -659,6 +664,111 @@ class MessageStore:
             open_ += int(item.get("open", 0))
             overdue += int(item.get("overdue", 0))
         return Backlog(open=open_, overdue=overdue, oldest_open_at=self.oldest_open_at(brand, channel))
+
+    # --- auditing ---------------------------------------------------------------------------
+
+    def brand_messages(self, brand: str) -> list[MessageRecord]:
+        """Every stored message of a brand (a strongly consistent parallel scan: an audit's read)."""
+
+        def segment(number: int) -> list[MessageRecord]:
+            request: dict[str, Any] = {
+                "TableName": self._messages,
+                "FilterExpression": "brand = :brand",
+                "ExpressionAttributeValues": _values(brand=brand),
+                "ConsistentRead": True,
+                "Segment": number,
+                "TotalSegments": AUDIT_SEGMENTS,
+            }
+            found = []
+            while True:
+                response = self._client.scan(**request)
+                found += [self._record(_deserialize(item)) for item in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response:
+                    return found
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+        with ThreadPoolExecutor(AUDIT_SEGMENTS) as pool:
+            return [record for part in pool.map(segment, range(AUDIT_SEGMENTS)) for record in part]
+
+    def slot_items(self, brand: str, start: datetime, end: datetime) -> dict[audit.SlotKey, Aggregate]:
+        """Every day, hour and quarter-hour aggregate item of [start, end) (whole UTC days), read
+        strongly consistently, by (level, slot start, channel)."""
+        found = {}
+        for level in Level:
+            part = stats.SlotRange(level, start, end - stats.SPAN[level])
+            for aggregate in self._aggregates(brand, part, consistent=True):
+                found[(level, aggregate.start, aggregate.channel)] = aggregate
+        return found
+
+    def backlog_items(self, brand: str) -> dict[str, audit.Stored]:
+        """The live-backlog item of each channel, with its write count, read strongly consistently."""
+        request: dict[str, Any] = {
+            "TableName": self._state,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :totals)",
+            "ExpressionAttributeValues": _values(pk=f"BRAND#{brand}", totals=f"{TOTALS_SK}#"),
+            "ConsistentRead": True,
+        }
+        found = {}
+        for item in _query_all(self._client, request):
+            counts = {name: int(item[name]) for name in ("open", "overdue") if int(item.get(name, 0))}
+            found[item["sk"].split("#", 1)[1]] = audit.Stored(counts, int(item.get(WRITES, 0)))
+        return found
+
+    def repair_slot(self, brand: str, drift: audit.SlotDrift) -> bool:
+        """Add the drift to the item, on condition its counters are still as read (histogram
+        buckets first, in parts, the counters last). False: it was written since; audit again."""
+        sk = f"{drift.level.value}#{stats.slot_label(drift.start, drift.level)}#{drift.channel}"
+        key = _serialize({"pk": f"BRAND#{brand}", "sk": sk})
+        still, names, values = [], {}, {}
+        for position, name in enumerate(stats.COUNTERS):
+            names[f"#c{position}"] = name
+            values[f":c{position}"] = {"N": str(drift.stored[name])}
+            if drift.stored[name]:
+                still.append(f"#c{position} = :c{position}")
+            else:
+                still.append(f"(attribute_not_exists(#c{position}) OR #c{position} = :c{position})")
+        buckets = [(HISTOGRAM_PREFIX + bucket, amount) for bucket, amount in drift.histogram.items()]
+        parts = [buckets[i : i + REPAIR_ADDS] for i in range(0, len(buckets), REPAIR_ADDS)]
+        for part in [*parts, list(drift.counters.items())]:
+            if not part:
+                continue
+            adds = {f"#a{i}": name for i, (name, _) in enumerate(part)}
+            amounts = {f":a{i}": {"N": str(amount)} for i, (_, amount) in enumerate(part)}
+            try:
+                self._client.update_item(
+                    TableName=self._state,
+                    Key=key,
+                    UpdateExpression="ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(part))),
+                    ConditionExpression=" AND ".join(still),
+                    ExpressionAttributeNames=names | adds,
+                    ExpressionAttributeValues=values | amounts,
+                )
+            except ClientError as error:
+                if not _cancelled_by_condition(error):
+                    raise
+                return False
+        return True
+
+    def repair_backlog(self, brand: str, drift: audit.BacklogDrift) -> bool:
+        """Add the drift to a channel's live backlog if no write was made to it since it was read."""
+        counts = {name: amount for name, amount in drift.counts.items() if amount}
+        counts[WRITES] = 1
+        condition = "#writes = :seen" if drift.stored.writes else "attribute_not_exists(#writes)"
+        try:
+            self._client.update_item(
+                TableName=self._state,
+                Key=_serialize({"pk": f"BRAND#{brand}", "sk": f"{TOTALS_SK}#{drift.channel}"}),
+                UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={f"#{name}": name for name in counts},
+                ExpressionAttributeValues={f":{name}": {"N": str(amount)} for name, amount in counts.items()}
+                | ({":seen": {"N": str(drift.stored.writes)}} if drift.stored.writes else {}),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            return False
+        return True
 
     # --- building blocks --------------------------------------------------------------------
 
@@ -718,6 +828,7 @@ class MessageStore:
     def _totals_update(self, record: MessageRecord, **counters: int) -> dict[str, Any]:
         """``ADD`` to the live backlog of the message's brand and channel."""
         present = {name: amount for name, amount in counters.items() if amount}
+        present[WRITES] = 1  # how many writes made the item: an audit tells a still item by it
         return {
             "Update": {
                 "TableName": self._state,

@@ -482,3 +482,40 @@ def test_the_brands_team_names_carry_no_opinion() -> None:
     assert classifier.evidence("customer support", "en") == 0
     hinglish = classifier.classify("Customer care wale bilkul laparwah hain, koi madad nahi")
     assert (hinglish.language, hinglish.sentiment) == ("hi", Sentiment.NEGATIVE)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("I did not get a refund", "en"),
+        ("never got my refund", "en"),
+        ("I can't cancel my subscription", "en"),
+        ("refund nahi mila abhi tak", "hi"),
+        ("je n'ai toujours pas eu de remboursement", "fr"),
+        ("ich habe keine Rückerstattung bekommen", "de"),
+        ("non ho ricevuto nessun rimborso", "it"),
+        ("no me han dado el reembolso", "es"),
+        ("não recebi o reembolso", "pt"),
+    ],
+)
+def test_what_a_customer_asked_for_stays_a_complaint_when_negated(text: str, language: str) -> None:
+    # A refund not given is the complaint: the negation must not turn "refund" into praise.
+    assert classifier.evidence(text, language) < 0
+    assert classifier.classify(text).sentiment is Sentiment.NEGATIVE
+
+
+def test_no_issues_is_not_negative_and_an_issue_is() -> None:
+    assert classifier.classify("no issues at all with my order").sentiment is not Sentiment.NEGATIVE
+    assert classifier.classify("I have an issue with my order").sentiment is Sentiment.NEGATIVE
+
+
+def test_hindi_negates_after_the_word_in_hinglish_read_as_english() -> None:
+    text = "your new update is good nahi hai, the app keeps logging me out of my account"
+    found = classifier.classify(text)
+    assert found.language == "en"  # English with Hindi function words in it
+    assert found.sentiment is Sentiment.NEGATIVE
+    assert (
+        classifier.evidence("your new update is good nahi hai", "en")
+        < 0
+        < classifier.evidence("your new update is good hai", "en")
+    )

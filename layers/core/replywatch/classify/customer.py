@@ -46,6 +46,8 @@ CUSTOMER_WORDS: dict[str, float] = {
     "ignored": -2.0,
     "ignoring": -2.0,
     "incompetent": -3.0,
+    "issue": -1.0,
+    "issues": -1.0,
     "joke": -1.5,
     "lawyer": -2.0,
     "lost": -1.5,

@@ -440,6 +440,20 @@ CONTRASTS: dict[str, tuple[str, ...]] = {
     "hi": ("लेकिन", "मगर", "किंतु", "lekin", "magar", "lekn"),
 }
 
+# What customers ask a brand for: its absence is the complaint, so a negation leaves the word's
+# (negative) weight as it is rather than turning it into praise: "no refund yet", "I can't cancel",
+# "refund nahi mila", "pas de remboursement". English ones count in every language (mixed text).
+WANTED: dict[str, tuple[str, ...]] = {
+    "en": ("refund", "refunds", "refunded", "money back", "cancel", "cancelled", "canceled", "cancellation"),
+    "es": ("reembolso", "devolución", "cancelar", "cancelación"),
+    "fr": ("remboursement", "remboursé", "rembourser", "annuler", "annulé", "résilier", "résiliation"),
+    "de": ("rückerstattung", "erstattung", "geld zurück", "kündigen", "gekündigt", "stornieren", "storniert"),
+    "it": ("rimborso", "rimborsato", "rimborsare", "annullare", "annullato", "disdetta"),
+    "pt": ("reembolso", "devolução", "cancelar", "cancelamento"),
+    "ar": ("استرداد", "استرجاع"),
+    "hi": ("paisa wapas", "paise wapas", "paisa vapas", "paise vapas"),
+}
+
 # English words that mean something else in a language we know: never looked up in English there.
 FALSE_FRIENDS = frozenset(
     {

@@ -202,6 +202,7 @@ class Language:
     intensifiers: frozenset[str]
     contrasts: frozenset[str]
     stopwords: frozenset[str]
+    wanted: frozenset[str]  # negated, still negative (see languages.WANTED)
 
 
 def _folded(words: Sequence[str]) -> frozenset[str]:
@@ -216,6 +217,9 @@ def _language(code: str) -> Language:
         intensifiers=_folded(languages.INTENSIFIERS.get(code, ())) | _folded(languages.INTENSIFIERS["en"]),
         contrasts=_folded(languages.CONTRASTS.get(code, ())) | _folded(languages.CONTRASTS["en"]),
         stopwords=_folded(languages.STOPWORDS.get(code, ())),
+        wanted=frozenset(
+            " ".join(fold(word).split()) for word in (*languages.WANTED.get(code, ()), *languages.WANTED["en"])
+        ),
     )
 
 
@@ -376,6 +380,8 @@ class OfflineClassifier:
         # Hindi-English code-mixing: English text with Hindi function words in it ("service
         # bahut bekar hai") also gets the romanised Hindi words.
         hinglish = _lexicon("hi") if code == "en" and not _HINGLISH_STOPWORDS.isdisjoint(tokens) else None
+        # Hindi negates after the word, in Hinglish too ("the app accha nahi hai").
+        post_negators = _POST_NEGATORS.get(code, frozenset()) | (_POST_NEGATORS["hi"] if hinglish else frozenset())
         weights: list[float] = []
         contrast_at = -1
         clause_start = 0
@@ -418,15 +424,16 @@ class OfflineClassifier:
                 continue
             window = tokens[max(clause_start, index - 3) : index]
             negated = any(word in rules.negators for word in window)
-            if code in _POST_NEGATORS:
+            if post_negators:
                 # "gefällt mir nicht", "j'aime pas", "accha nahi"; "n'aime pas" is one negation too
                 after = tokens[index + span : index + span + 2]
-                at = next((index + span + n for n, word in enumerate(after) if word in _POST_NEGATORS[code]), None)
+                at = next((index + span + n for n, word in enumerate(after) if word in post_negators), None)
                 if at is not None:
                     negated = True
                     spent.add(at)
             if negated:
-                weight *= NEGATION_SCALE
+                if " ".join(tokens[index : index + span]) not in rules.wanted:  # "no refund" stays a complaint
+                    weight *= NEGATION_SCALE
                 pending_negator = None
             previous = tokens[index - 1] if index else ""
             if previous in rules.intensifiers:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from replywatch import stats
+from replywatch import audit, stats
 from replywatch.cli import check_stats, main
 from replywatch.models import (
     Brand,
@@ -184,14 +184,14 @@ def test_drift_is_reported_exactly_and_repaired_back_to_what_the_messages_say(
 def test_a_message_counted_while_the_audit_reads_is_not_taken_for_drift(
     history: MessageStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read = history.brand_messages
+    read = history.tally
 
-    def read_while_a_message_arrives(brand: str) -> list[MessageRecord]:
-        found = read(brand)  # the scan misses the message counted right after it
+    def read_while_a_message_arrives(brand: str, start: datetime, end: datetime) -> audit.Tally:
+        found = read(brand, start, end)  # the scan misses the message counted right after it
         customer_message(history, 6, "x", after=timedelta(minutes=1), overdue=True)
         return found
 
-    monkeypatch.setattr(history, "brand_messages", read_while_a_message_arrives)
+    monkeypatch.setattr(history, "tally", read_while_a_message_arrives)
     found, counted = check_stats(history, "acme", *_range())
     assert found.clean, found.drift
     assert {(level.value, channel) for level, _, channel in found.changed} == {("DAY", "x"), ("HOUR", "x"), ("Q", "x")}

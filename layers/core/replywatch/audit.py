@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Protocol
 
 from replywatch import stats
-from replywatch.models import MessageRecord, MessageStatus
+from replywatch.models import Intent, MessageStatus, Sentiment, Wait
 from replywatch.stats import Aggregate, Level
 
 # (level, slot start, channel): one aggregate item
@@ -37,7 +38,52 @@ SlotKey = tuple[Level, datetime, str]
 WAITING = (MessageStatus.OPEN, MessageStatus.OVERDUE)
 
 
-def contribution(record: MessageRecord) -> tuple[dict[str, int], dict[str, int]]:
+class Counted(Protocol):
+    """What the audit needs of a stored message (a :class:`MessageRecord` has it; the store's
+    scan reads only these attributes, never the text)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def counted(self) -> bool: ...
+    @property
+    def status(self) -> MessageStatus | None: ...
+    @property
+    def wait(self) -> Wait | None: ...
+    @property
+    def sentiment(self) -> Sentiment | None: ...
+    @property
+    def intent(self) -> Intent | None: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def overdue_at(self) -> datetime | None: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def first_response_seconds(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """A stored message's counted state, as the audit's scan reads it."""
+
+    platform: str
+    created_at: datetime
+    counted: bool = False
+    status: MessageStatus | None = None
+    wait: Wait | None = None
+    sentiment: Sentiment | None = None
+    intent: Intent | None = None
+    due_at: datetime | None = None
+    overdue_at: datetime | None = None
+    first_response_at: datetime | None = None
+    first_response_seconds: int | None = None
+
+
+def contribution(record: Counted) -> tuple[dict[str, int], dict[str, int]]:
     """What a stored message adds to each of its slots: counters and first-response histogram.
 
     Nothing unless it was counted (a conversation's opening message, or a next-response wait);
@@ -62,30 +108,71 @@ def contribution(record: MessageRecord) -> tuple[dict[str, int], dict[str, int]]
     return _nonzero(counters), _nonzero(histogram)
 
 
-def expected_slots(records: Iterable[MessageRecord]) -> dict[SlotKey, Aggregate]:
-    """The aggregate items the messages add up to, by slot and channel."""
-    found: dict[SlotKey, Aggregate] = {}
-    for record in records:
+class Tally:
+    """What a brand's messages add up to, one message at a time (a scan never holds them all):
+    the aggregate items of [start, end) by slot and channel, and the live backlog by channel."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.start, self.end = start, end
+        self.slots: dict[SlotKey, tuple[Counter[str], Counter[str]]] = {}
+        self.backlog: dict[str, Counter[str]] = {}
+        self.counted = 0  # counted messages posted in the range
+
+    def add(self, record: Counted) -> None:
+        if record.status in WAITING:
+            waiting = self.backlog.setdefault(record.platform, Counter())
+            waiting["open"] += 1
+            waiting["overdue"] += int(record.status is MessageStatus.OVERDUE)
+        if not self.start <= record.created_at < self.end:
+            return
         counters, histogram = contribution(record)
         if not counters:
-            continue
-        for level, start in stats.slots_of(record.created_at):
-            key = (level, start, record.platform)
-            aggregate = found.setdefault(key, Aggregate(start=start, level=level, channel=record.platform))
-            aggregate.counters = _nonzero(Counter(aggregate.counters) + Counter(counters))
-            aggregate.histogram = _nonzero(Counter(aggregate.histogram) + Counter(histogram))
-    return found
+            return
+        self.counted += 1
+        for level, slot in stats.slots_of(record.created_at):
+            kept = self.slots.setdefault((level, slot, record.platform), (Counter(), Counter()))
+            kept[0].update(counters)
+            kept[1].update(histogram)
+
+    def merge(self, other: Tally) -> Tally:
+        for key, (counters, histogram) in other.slots.items():
+            kept = self.slots.setdefault(key, (Counter(), Counter()))
+            kept[0].update(counters)
+            kept[1].update(histogram)
+        for channel, counts in other.backlog.items():
+            self.backlog.setdefault(channel, Counter()).update(counts)
+        self.counted += other.counted
+        return self
+
+    def aggregates(self) -> dict[SlotKey, Aggregate]:
+        return {
+            (level, slot, channel): Aggregate(
+                start=slot, level=level, channel=channel, counters=_nonzero(counters), histogram=_nonzero(histogram)
+            )
+            for (level, slot, channel), (counters, histogram) in self.slots.items()
+        }
+
+    def waiting(self) -> dict[str, dict[str, int]]:
+        return {channel: _nonzero(counts) for channel, counts in self.backlog.items() if _nonzero(counts)}
 
 
-def expected_backlog(records: Iterable[MessageRecord]) -> dict[str, dict[str, int]]:
-    """The live backlog the messages add up to, by channel: ``open`` (overdue included) and ``overdue``."""
-    found: dict[str, Counter[str]] = {}
+_EVERYTHING = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def expected_slots(records: Iterable[Counted]) -> dict[SlotKey, Aggregate]:
+    """The aggregate items the messages add up to, by slot and channel."""
+    tally = Tally(*_EVERYTHING)
     for record in records:
-        if record.status in WAITING:
-            channel = found.setdefault(record.platform, Counter())
-            channel["open"] += 1
-            channel["overdue"] += int(record.status is MessageStatus.OVERDUE)
-    return {channel: _nonzero(counts) for channel, counts in found.items() if _nonzero(counts)}
+        tally.add(record)
+    return tally.aggregates()
+
+
+def expected_backlog(records: Iterable[Counted]) -> dict[str, dict[str, int]]:
+    """The live backlog the messages add up to, by channel: ``open`` (overdue included) and ``overdue``."""
+    tally = Tally(*_EVERYTHING)
+    for record in records:
+        tally.add(record)
+    return tally.waiting()
 
 
 @dataclass(frozen=True)

@@ -253,18 +253,17 @@ def check_stats(messages: MessageStore, brand: str, start: datetime, end: dateti
     messages: the stored items read either side of the messages (see :mod:`replywatch.audit`).
     Also returns how many counted messages the range holds."""
     slots_before, backlog_before = messages.slot_items(brand, start, end), messages.backlog_items(brand)
-    records = messages.brand_messages(brand)
+    tally = messages.tally(brand, start, end)
     slots_after, backlog_after = messages.slot_items(brand, start, end), messages.backlog_items(brand)
-    in_range = [record for record in records if start <= record.created_at < end]
     found = audit.compare(
-        audit.expected_slots(in_range),
+        tally.aggregates(),
         slots_before,
         slots_after,
-        backlog_expected=audit.expected_backlog(records),
+        backlog_expected=tally.waiting(),
         backlog_before=backlog_before,
         backlog_after=backlog_after,
     )
-    return found, sum(1 for record in in_range if record.counted)
+    return found, tally.counted
 
 
 def audit_stats(

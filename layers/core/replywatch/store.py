@@ -16,6 +16,7 @@ two concurrent handlers can never count a message twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -38,6 +39,7 @@ from replywatch.models import (
     ApiKey,
     Brand,
     Classification,
+    Intent,
     Message,
     MessageRecord,
     MessageStatus,
@@ -47,6 +49,7 @@ from replywatch.models import (
     Source,
     SourceState,
     StormControl,
+    Wait,
 )
 from replywatch.ports import Conflict, HeldSms, StormWindow, Triage
 from replywatch.stats import Aggregate, Backlog, Level
@@ -667,28 +670,35 @@ class MessageStore:
 
     # --- auditing ---------------------------------------------------------------------------
 
-    def brand_messages(self, brand: str) -> list[MessageRecord]:
-        """Every stored message of a brand (a strongly consistent parallel scan: an audit's read)."""
+    def tally(self, brand: str, start: datetime, end: datetime) -> audit.Tally:
+        """What every stored message of a brand adds up to (:class:`audit.Tally`): a strongly
+        consistent parallel scan that reads only the counted state of each message, never its
+        text, and keeps none of them."""
 
-        def segment(number: int) -> list[MessageRecord]:
+        def segment(number: int) -> audit.Tally:
+            names = {f"#{name}": name for name in _AUDITED}
             request: dict[str, Any] = {
                 "TableName": self._messages,
-                "FilterExpression": "brand = :brand",
+                "FilterExpression": "#brand = :brand",
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names | {"#brand": "brand"},
                 "ExpressionAttributeValues": _values(brand=brand),
                 "ConsistentRead": True,
                 "Segment": number,
                 "TotalSegments": AUDIT_SEGMENTS,
             }
-            found = []
+            tally = audit.Tally(start, end)
             while True:
                 response = self._client.scan(**request)
-                found += [self._record(_deserialize(item)) for item in response.get("Items", [])]
+                for item in response.get("Items", []):
+                    tally.add(_state(_deserialize(item)))
                 if "LastEvaluatedKey" not in response:
-                    return found
+                    return tally
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
         with ThreadPoolExecutor(AUDIT_SEGMENTS) as pool:
-            return [record for part in pool.map(segment, range(AUDIT_SEGMENTS)) for record in part]
+            parts = list(pool.map(segment, range(AUDIT_SEGMENTS)))
+        return functools.reduce(audit.Tally.merge, parts[1:], parts[0])
 
     def slot_items(self, brand: str, start: datetime, end: datetime) -> dict[audit.SlotKey, Aggregate]:
         """Every day, hour and quarter-hour aggregate item of [start, end) (whole UTC days), read
@@ -1146,6 +1156,36 @@ def _transact(client: Any, items: list[dict[str, Any]]) -> None:
             if not _cancelled_by_contention(error) or attempt == TRANSACTION_ATTEMPTS:
                 raise
         time.sleep(random.uniform(0.5, 1.5) * TRANSACTION_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
+
+
+_AUDITED = tuple(audit.MessageState.__dataclass_fields__)
+
+
+def _state(item: Mapping[str, Any]) -> audit.MessageState:
+    """A scanned message's counted state (the attributes in ``_AUDITED``)."""
+
+    def moment(name: str) -> datetime | None:
+        value = item.get(name)
+        return datetime.fromisoformat(value) if value else None
+
+    def kind(enum: Any, name: str) -> Any:
+        value = item.get(name)
+        return enum(value) if value else None
+
+    seconds = item.get("first_response_seconds")
+    return audit.MessageState(
+        platform=item["platform"],
+        created_at=datetime.fromisoformat(item["created_at"]),
+        counted=bool(item.get("counted")),
+        status=kind(MessageStatus, "status"),
+        wait=kind(Wait, "wait"),
+        sentiment=kind(Sentiment, "sentiment"),
+        intent=kind(Intent, "intent"),
+        due_at=moment("due_at"),
+        overdue_at=moment("overdue_at"),
+        first_response_at=moment("first_response_at"),
+        first_response_seconds=None if seconds is None else int(seconds),
+    )
 
 
 def _plain_tree(value: Any) -> Any:

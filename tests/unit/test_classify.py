@@ -519,3 +519,44 @@ def test_hindi_negates_after_the_word_in_hinglish_read_as_english() -> None:
         < 0
         < classifier.evidence("your new update is good hai", "en")
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"),
+    [
+        ("been on hold for an hour", Sentiment.NEGATIVE),
+        ("j'attends toujours ma commande depuis deux semaines", Sentiment.NEGATIVE),
+        ("ich warte seit Tagen auf eine Antwort", Sentiment.NEGATIVE),
+        ("die App stürzt ständig ab", Sentiment.NEGATIVE),
+        ("nessuno risponde al telefono", Sentiment.NEGATIVE),
+        ("order abhi tak nahi aaya", Sentiment.NEGATIVE),
+        ("मेरा ऑर्डर अभी तक नहीं आया", Sentiment.NEGATIVE),
+        ("app bar bar band ho raha hai", Sentiment.NEGATIVE),
+        ("got my refund today, thank you!", Sentiment.POSITIVE),
+        ("thank you so much, problem solved", Sentiment.POSITIVE),
+        ("thanks for sorting this out so quickly", Sentiment.POSITIVE),
+        ("can you help me reset my password?", Sentiment.NEUTRAL),
+    ],
+)
+def test_fifth_round_customer_messages(text: str, sentiment: Sentiment) -> None:
+    assert classifier.classify(text).sentiment is sentiment
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("j'attends toujours ma commande depuis deux semaines", "fr"),
+        ("nessuno risponde al telefono", "it"),
+        ("todavía no me llega el pedido", "es"),
+        ("ich warte seit Tagen auf eine Antwort", "de"),
+    ],
+)
+def test_short_customer_messages_are_told_apart_by_their_function_words(text: str, language: str) -> None:
+    assert guess_language(text) == language
+
+
+def test_being_refunded_is_not_bad_news_but_not_being_refunded_is() -> None:
+    assert classifier.classify("I was refunded, thanks a lot").sentiment is not Sentiment.NEGATIVE
+    for text in ("still not refunded after 3 weeks", "I have not been refunded", "toujours pas remboursé"):
+        found = classifier.classify(text)
+        assert (found.sentiment, found.intent) == (Sentiment.NEGATIVE, Intent.COMPLAINT), text

@@ -201,6 +201,13 @@ CORE_WORDS: dict[str, dict[str, float]] = {
         "fachos": -3,
     },
     "de": {
+        # fifth round (customer messages): waiting, and an app that crashes ("stürzt ... ab")
+        "warte": -1,
+        "warten": -1,
+        "wartet": -1,
+        "stürzt": -2,
+        "abgestürzt": -2,
+        "absturz": -2,
         "gefällt": 2,
         "mag": 1,
         "danke": 2,
@@ -512,6 +519,8 @@ CORE_WORDS: dict[str, dict[str, float]] = {
         "موت": -2,
     },
     "hi": {
+        # fifth round (customer messages): stopped working ("band ho gaya", "band ho raha")
+        "band ho": -1.5,
         "accha": 2,
         "acha": 2,
         "achha": 2,

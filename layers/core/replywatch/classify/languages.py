@@ -69,6 +69,15 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "todo",
         "cuando",
         "sin",
+        # customer messages (added with the fifth round: see docs/classification.md)
+        "todavía",
+        "aún",
+        "nadie",
+        "usted",
+        "ustedes",
+        "tengo",
+        "llevo",
+        "mis",
     ),
     "fr": (
         "le",
@@ -99,6 +108,23 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "ne",
         "tout",
         "j'ai",
+        # customer messages (added with the fifth round: see docs/classification.md)
+        "mon",
+        "votre",
+        "vos",
+        "notre",
+        "depuis",
+        "toujours",
+        "encore",
+        "suis",
+        "sont",
+        "ont",
+        "été",
+        "j'",
+        "n'",
+        "qu'",
+        "d'",
+        "m'",
     ),
     "de": (
         "der",
@@ -133,6 +159,18 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "meine",
         "meinen",
         "wo",
+        # customer messages (added with the fifth round: see docs/classification.md)
+        "seit",
+        "nach",
+        "immer",
+        "habe",
+        "wird",
+        "wurde",
+        "ihr",
+        "ihre",
+        "euch",
+        "bitte",
+        "warum",
     ),
     "it": (
         "il",
@@ -162,6 +200,20 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "tutti",
         "lo",
         "degli",
+        # customer messages (added with the fifth round: see docs/classification.md)
+        "dal",
+        "nella",
+        "sul",
+        "vostro",
+        "vostra",
+        "sto",
+        "ancora",
+        "perché",
+        "stato",
+        "stata",
+        "ieri",
+        "oggi",
+        "nessuno",
     ),
     "pt": (
         "o",
@@ -234,6 +286,25 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
         "yaar",
         "bhai",
         "ji",
+        # customer messages (added with the fifth round: see docs/classification.md)
+        "abhi",
+        "tak",
+        "mera",
+        "meri",
+        "mere",
+        "aapka",
+        "aapki",
+        "aapne",
+        "kab",
+        "kyun",
+        "kyu",
+        "hua",
+        "hui",
+        "gayi",
+        "gaye",
+        "aaya",
+        "kiya",
+        "liya",
     ),
 }
 
@@ -440,18 +511,19 @@ CONTRASTS: dict[str, tuple[str, ...]] = {
     "hi": ("लेकिन", "मगर", "किंतु", "lekin", "magar", "lekn"),
 }
 
-# What customers ask a brand for: its absence is the complaint, so a negation leaves the word's
+# What customers ask a brand for, or have waited for so far: its absence is the complaint, so a negation leaves the word's
 # (negative) weight as it is rather than turning it into praise: "no refund yet", "I can't cancel",
 # "refund nahi mila", "pas de remboursement". English ones count in every language (mixed text).
 WANTED: dict[str, tuple[str, ...]] = {
-    "en": ("refund", "refunds", "refunded", "money back", "cancel", "cancelled", "canceled", "cancellation"),
+    "en": ("refund", "refunds", "money back", "cancel", "cancelled", "canceled", "cancellation"),
     "es": ("reembolso", "devolución", "cancelar", "cancelación"),
-    "fr": ("remboursement", "remboursé", "rembourser", "annuler", "annulé", "résilier", "résiliation"),
+    "fr": ("remboursement", "rembourser", "annuler", "annulé", "résilier", "résiliation"),
     "de": ("rückerstattung", "erstattung", "geld zurück", "kündigen", "gekündigt", "stornieren", "storniert"),
     "it": ("rimborso", "rimborsato", "rimborsare", "annullare", "annullato", "disdetta"),
     "pt": ("reembolso", "devolução", "cancelar", "cancelamento"),
     "ar": ("استرداد", "استرجاع"),
-    "hi": ("paisa wapas", "paise wapas", "paisa vapas", "paise vapas"),
+    # and "so far": negated, it is "not yet" ("abhi tak nahi aaya", "अभी तक नहीं आया")
+    "hi": ("paisa wapas", "paise wapas", "paisa vapas", "paise vapas", "abhi tak", "ab tak", "अभी तक", "अब तक"),
 }
 
 # English words that mean something else in a language we know: never looked up in English there.

@@ -86,6 +86,9 @@ _POST_NEGATORS = {
 # short false friends in the European languages; romanised Hindi shares few short words with
 # English (the exceptions are in FALSE_FRIENDS), so "sad", "fun", "lie" count there.
 _ENGLISH_MIN = {"hi": 3}
+# Complaint cues that say nothing of the customer's mood by themselves: "I was refunded, thanks"
+# is good news, "still not refunded" is negative by its negation. They still mark a complaint.
+_CUES_WITHOUT_OPINION = frozenset({"refunded", "remboursé"})
 _HINGLISH_STOPWORDS = frozenset(languages.STOPWORDS["hi"]) - frozenset(languages.STOPWORDS["en"])
 # Hindi inflectional endings, longest first (a subset of Ramanathan and Rao's light stemmer).
 _HINDI_SUFFIXES = (
@@ -218,7 +221,7 @@ def _language(code: str) -> Language:
         contrasts=_folded(languages.CONTRASTS.get(code, ())) | _folded(languages.CONTRASTS["en"]),
         stopwords=_folded(languages.STOPWORDS.get(code, ())),
         wanted=frozenset(
-            " ".join(fold(word).split()) for word in (*languages.WANTED.get(code, ()), *languages.WANTED["en"])
+            " ".join(_tokens(fold(word))) for word in (*languages.WANTED.get(code, ()), *languages.WANTED["en"])
         ),
     )
 
@@ -245,10 +248,12 @@ def _lexicon(code: str) -> Lexicon:
         stems.pop(word, None)
     for word, weight in CORE_WORDS.get(code, {}).items():
         words.setdefault(fold(word), float(weight))
+    # Cues are split as text is ("j'attends" is "j'" "attends"), or they would never match.
     for cue in COMPLAINT_CUES.get(code, ()):
-        words.setdefault(" ".join(fold(cue).split()), COMPLAINT_CUE)
+        if cue not in _CUES_WITHOUT_OPINION:
+            words.setdefault(" ".join(_tokens(fold(cue))), COMPLAINT_CUE)
     for cue in PRAISE_CUES.get(code, ()):
-        words.setdefault(" ".join(fold(cue).split()), PRAISE_CUE)
+        words.setdefault(" ".join(_tokens(fold(cue))), PRAISE_CUE)
     # Romanised Hindi spelt from the Devanagari entries at build time: below everything else.
     generated = set()
     for key, weight in data.get("romanised", {}).items():  # type: ignore[attr-defined]

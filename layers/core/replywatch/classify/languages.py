@@ -511,9 +511,10 @@ CONTRASTS: dict[str, tuple[str, ...]] = {
     "hi": ("लेकिन", "मगर", "किंतु", "lekin", "magar", "lekn"),
 }
 
-# What customers ask a brand for, or have waited for so far: its absence is the complaint, so a negation leaves the word's
-# (negative) weight as it is rather than turning it into praise: "no refund yet", "I can't cancel",
-# "refund nahi mila", "pas de remboursement". English ones count in every language (mixed text).
+# What customers ask a brand for, or have waited for so far: its absence is the complaint, so a
+# negation leaves the word's (negative) weight as it is rather than turning it into praise:
+# "no refund yet", "I can't cancel", "refund nahi mila", "pas de remboursement". English ones
+# count in every language (mixed text).
 WANTED: dict[str, tuple[str, ...]] = {
     "en": ("refund", "refunds", "money back", "cancel", "cancelled", "canceled", "cancellation"),
     "es": ("reembolso", "devolución", "cancelar", "cancelación"),

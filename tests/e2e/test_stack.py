@@ -67,8 +67,8 @@ def test_the_stacks_statistics_audit_clean_against_its_messages(
 ) -> None:
     for name, value in stack.aws_env().items():
         monkeypatch.setenv(name, value)
-    week_ago = (demo_run.now - timedelta(days=6)).date().isoformat()
-    code = main(["--stack", stack.stack_name, "audit-stats", scenario.BRAND_ID, "--from", week_ago])
+    week_ago, today = (demo_run.now - timedelta(days=6)).date().isoformat(), demo_run.now.date().isoformat()
+    code = main(["--stack", stack.stack_name, "audit-stats", scenario.BRAND_ID, "--from", week_ago, "--to", today])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     assert report["messages_counted"] == demo_run.stats["received"] + demo_run.stats["next_response"]["received"]

@@ -16,9 +16,12 @@ shrinks only when ``responded`` grows, and an answer found earlier shrinks
 ``response_seconds_sum``. The live backlog's counters go up and down, so its items carry a
 count of the writes made to them (``writes``), which is compared instead.
 
-A repair adds the drift (expected minus stored) to the stored item, on condition that the
-item is still as read: a correct write made later changes the stored item and the messages by
-the same amount, so the drift it leaves is the same.
+A repair adds the drift (expected minus stored) to a stored aggregate item, on condition that
+the item is still as read: a correct write made later changes the stored item and the messages
+by the same amount, so the drift it leaves is the same. A repair's write is not monotone, so
+one audit of a brand runs at a time (a lease in the state table). The live backlog is reported,
+never repaired: a waiting message removed by TTL is gone from the table before the stream
+handler takes it off the backlog, so a drift there may be a removal still on its way.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from replywatch import stats
@@ -36,6 +40,14 @@ from replywatch.stats import Aggregate, Level
 # (level, slot start, channel): one aggregate item
 SlotKey = tuple[Level, datetime, str]
 WAITING = (MessageStatus.OPEN, MessageStatus.OVERDUE)
+
+
+class Repair(StrEnum):
+    """What a repair of one item did."""
+
+    DONE = "repaired"
+    WRITTEN_SINCE = "written since it was read: not repaired"
+    PARTLY = "written while it was repaired: repaired in part"
 
 
 class Counted(Protocol):

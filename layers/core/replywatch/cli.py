@@ -18,6 +18,7 @@ import argparse
 import json
 import re
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -170,9 +171,13 @@ def _parser() -> argparse.ArgumentParser:
         " messages may have expired (RetentionDays) cannot be checked.",
     )
     check.add_argument("brand")
-    check.add_argument("--from", dest="first", type=date.fromisoformat, help="first UTC day (default: 29 days ago)")
-    check.add_argument("--to", dest="last", type=date.fromisoformat, help="last UTC day (default: today)")
-    check.add_argument("--repair", action="store_true", help="add the drift found to the stored items")
+    check.add_argument(
+        "--from", dest="first", type=date.fromisoformat, help="first UTC day (default: 29 days before --to)"
+    )
+    check.add_argument("--to", dest="last", type=date.fromisoformat, help="last UTC day (default: yesterday)")
+    check.add_argument(
+        "--repair", action="store_true", help="add the drift found to the stored aggregates (not the live backlog)"
+    )
 
     keys = commands.add_parser(
         "api-key",
@@ -266,6 +271,14 @@ def check_stats(messages: MessageStore, brand: str, start: datetime, end: dateti
     return found, tally.counted
 
 
+AUDIT_LEASE = timedelta(hours=2)  # longer than an audit of a large table takes
+BACKLOG_NOTE = (
+    "The live backlog is reported, never repaired: a waiting message removed by TTL leaves the"
+    " table before the stream handler takes it off the backlog, so a drift here can be a removal"
+    " still on its way. Drift that stays across runs an hour apart is real."
+)
+
+
 def audit_stats(
     state: StateStore,
     messages: MessageStore,
@@ -275,36 +288,39 @@ def audit_stats(
     retention: timedelta,
 ) -> int:
     """``replywatch audit-stats``: print a JSON report. 0: no drift (or all of it repaired);
-    1: drift left (or items written while reading: run it again); 2: nothing done."""
+    1: drift left; 3: no drift seen, but items were written while it read (run it again);
+    2: nothing done."""
     if state.get_brand(args.brand) is None:
         print(f"no brand {args.brand!r} in this stack", file=sys.stderr)
         return 2
     today = now.astimezone(UTC).date()
-    last = args.last or today
-    first = args.first or last - timedelta(days=29)
     # TTL deletes an item some time after it expires: keep a day's margin either side.
     oldest = (now - retention).date() + timedelta(days=2)
+    last = args.last or today - timedelta(days=1)  # whole days: today's items are written all the time
+    first = args.first or max(last - timedelta(days=29), oldest)
     if first > last:
         print(f"--from {first} is after --to {last}", file=sys.stderr)
         return 2
     if first < oldest:
         print(
-            f"messages posted before {oldest} may have expired (RetentionDays {retention.days}):"
-            " their aggregates cannot be checked against them",
+            f"messages posted before {oldest} may have expired (RetentionDays {retention.days}; a message"
+            " keeps the retention it was stored with, so after RetentionDays was raised, the old value"
+            " holds for older days): their aggregates cannot be checked against them",
             file=sys.stderr,
         )
         return 2
-    start = datetime.combine(first, datetime.min.time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
-    found, counted = check_stats(messages, args.brand, start, end)
-    repaired = skipped = 0
-    if args.repair:
-        for drift in found.drift:
-            done = messages.repair_slot(args.brand, drift)
-            repaired, skipped = repaired + done, skipped + (not done)
-        for backlog in found.backlog_drift:
-            done = messages.repair_backlog(args.brand, backlog)
-            repaired, skipped = repaired + done, skipped + (not done)
+    if not messages.claim_audit(args.brand, now=now, until=now + AUDIT_LEASE):
+        print(f"another audit of {args.brand!r} is running: try again when it is done", file=sys.stderr)
+        return 2
+    try:
+        start = datetime.combine(first, datetime.min.time(), UTC)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC)
+        found, counted = check_stats(messages, args.brand, start, end)
+        repairs = (
+            Counter(messages.repair_slot(args.brand, drift) for drift in found.drift) if args.repair else Counter()
+        )
+    finally:
+        messages.release_audit(args.brand)
     report = {
         "brand": args.brand,
         "from": first.isoformat(),
@@ -322,12 +338,15 @@ def audit_stats(
         ],
         "backlog_drift": [{"channel": d.channel, "counts": d.counts} for d in found.backlog_drift],
         "changed_while_reading": len(found.changed) + len(found.backlog_changed),
-        "repaired": repaired,
-        "not_repaired_written_since": skipped,
+        "repairs": {outcome.value: repairs[outcome] for outcome in audit.Repair if repairs[outcome]},
     }
+    if found.backlog_drift:
+        report["backlog_note"] = BACKLOG_NOTE
     print(json.dumps(report, indent=2))
-    drift_left = (not found.clean and not args.repair) or skipped
-    return 1 if drift_left or report["changed_while_reading"] else 0
+    repaired_all = args.repair and repairs[audit.Repair.DONE] == len(found.drift)
+    if found.backlog_drift or (found.drift and not repaired_all):
+        return 1
+    return 3 if report["changed_while_reading"] else 0
 
 
 def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> int:
@@ -356,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("import", "audit-stats") and args.state_table and not args.messages_table:
         parser.error(f"{args.command} with --state-table needs --messages-table")
+    if args.command == "audit-stats" and args.state_table and args.retention_days is None:
+        # Assumed too long, expired messages would look like drift, and a repair would take them off.
+        parser.error("audit-stats with --state-table needs --retention-days (the stack's RetentionDays)")
     if args.retention_days is not None and args.retention_days < 1:
         parser.error("--retention-days must be at least 1")
     session = boto3.session.Session()

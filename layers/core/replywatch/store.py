@@ -68,6 +68,7 @@ PENDING_INDEX = "pending"
 BRANDS_PK = "BRANDS"
 SOURCES_PK = "SOURCES"
 TOTALS_SK = "TOTALS"
+AUDIT_SK = "AUDIT"  # under BRAND#<brand>: the lease of the audit running (see MessageStore.claim_audit)
 API_KEYS_PK = "APIKEYS"
 HISTOGRAM_PREFIX = "h_"
 WRITES = "writes"  # on live-backlog (TOTALS) items: the writes made to it
@@ -724,9 +725,37 @@ class MessageStore:
             found[item["sk"].split("#", 1)[1]] = audit.Stored(counts, int(item.get(WRITES, 0)))
         return found
 
-    def repair_slot(self, brand: str, drift: audit.SlotDrift) -> bool:
+    def claim_audit(self, brand: str, *, now: datetime, until: datetime) -> bool:
+        """Hold the brand's audit lease: one audit (and repair) of a brand at a time, since a
+        repair's writes are not the monotone ones another audit's reading relies on. False:
+        another audit holds it until its ``held_until``."""
+        try:
+            self._client.put_item(
+                TableName=self._state,
+                Item=_serialize(
+                    {
+                        "pk": f"BRAND#{brand}",
+                        "sk": AUDIT_SK,
+                        "held_until": iso(until),
+                        "expires_at": int(until.timestamp()),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR held_until < :now",
+                ExpressionAttributeValues=_values(now=iso(now)),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            return False
+        return True
+
+    def release_audit(self, brand: str) -> None:
+        self._client.delete_item(TableName=self._state, Key=_serialize({"pk": f"BRAND#{brand}", "sk": AUDIT_SK}))
+
+    def repair_slot(self, brand: str, drift: audit.SlotDrift) -> audit.Repair:
         """Add the drift to the item, on condition its counters are still as read (histogram
-        buckets first, in parts, the counters last). False: it was written since; audit again."""
+        buckets first, in parts, the counters last). Not done, or done in part, when it was
+        written since: audit again (the drift left is then worked out afresh)."""
         sk = f"{drift.level.value}#{stats.slot_label(drift.start, drift.level)}#{drift.channel}"
         key = _serialize({"pk": f"BRAND#{brand}", "sk": sk})
         still, names, values = [], {}, {}
@@ -739,6 +768,7 @@ class MessageStore:
                 still.append(f"(attribute_not_exists(#c{position}) OR #c{position} = :c{position})")
         buckets = [(HISTOGRAM_PREFIX + bucket, amount) for bucket, amount in drift.histogram.items()]
         parts = [buckets[i : i + REPAIR_ADDS] for i in range(0, len(buckets), REPAIR_ADDS)]
+        applied = 0
         for part in [*parts, list(drift.counters.items())]:
             if not part:
                 continue
@@ -756,29 +786,9 @@ class MessageStore:
             except ClientError as error:
                 if not _cancelled_by_condition(error):
                     raise
-                return False
-        return True
-
-    def repair_backlog(self, brand: str, drift: audit.BacklogDrift) -> bool:
-        """Add the drift to a channel's live backlog if no write was made to it since it was read."""
-        counts = {name: amount for name, amount in drift.counts.items() if amount}
-        counts[WRITES] = 1
-        condition = "#writes = :seen" if drift.stored.writes else "attribute_not_exists(#writes)"
-        try:
-            self._client.update_item(
-                TableName=self._state,
-                Key=_serialize({"pk": f"BRAND#{brand}", "sk": f"{TOTALS_SK}#{drift.channel}"}),
-                UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in counts),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={f"#{name}": name for name in counts},
-                ExpressionAttributeValues={f":{name}": {"N": str(amount)} for name, amount in counts.items()}
-                | ({":seen": {"N": str(drift.stored.writes)}} if drift.stored.writes else {}),
-            )
-        except ClientError as error:
-            if not _cancelled_by_condition(error):
-                raise
-            return False
-        return True
+                return audit.Repair.PARTLY if applied else audit.Repair.WRITTEN_SINCE
+            applied += 1
+        return audit.Repair.DONE
 
     # --- building blocks --------------------------------------------------------------------
 

@@ -231,6 +231,17 @@ def test_malformed_parameters_without_a_valid_key_are_401_and_say_nothing_of_the
     assert "details" not in answer.body
 
 
+@pytest.mark.parametrize("query", ["from=not-a-date", "tz=../x", "interval=hour"])
+@pytest.mark.parametrize("path", ["/dashboard/api/brands/other/stats", "/dashboard/api/brands/other/stats/timeseries"])
+def test_malformed_parameters_for_a_brand_outside_the_key_are_403_and_say_nothing_of_them(
+    messages: FakeMessages, brands: FakeBrands, key: tuple[str, ApiKey], path: str, query: str
+) -> None:
+    token, _ = key
+    answer = ask(messages, brands, path, query, headers=bearer(token))
+    assert_refused(answer, 403, messages)
+    assert "details" not in answer.body and "other" in answer.body["message"]
+
+
 def test_malformed_parameters_on_a_stack_without_keys_are_403(messages: FakeMessages, brands: FakeBrands) -> None:
     answer = ask(messages, brands, "/dashboard/api/brands/acme/stats", "from=not-a-date", api_keys=False)
     assert_refused(answer, 403, messages)

@@ -235,6 +235,15 @@ def _responses(model: type[BaseModel], *codes: int) -> dict[int, OpenAPIResponse
     return answers
 
 
+def _dashboard_brand(event: Any) -> str | None:
+    """The brand a dashboard route asks for: the path segment after ``/dashboard/api/brands/``."""
+    found = (event.path_parameters or {}).get("brand_id")
+    if found is not None:
+        return str(found)
+    _, marker, rest = event.path.partition(DASHBOARD_API + "brands/")
+    return (rest.split("/", 1)[0] or None) if marker else None
+
+
 def create_app(
     messages: StatsReader,
     brands: BrandReader,
@@ -262,11 +271,15 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[str]:
         if app.current_event.resource.startswith(DASHBOARD_API):
-            # The key first: a caller without one learns nothing of what the parameters should be.
+            # The key first: a caller without one, or with one for other brands, learns nothing of
+            # what the parameters should be.
             try:
-                key_holder()
+                key = key_holder()
             except ServiceError as refused:
                 return _error(refused.status_code, str(refused.msg))
+            brand_id = _dashboard_brand(app.current_event)
+            if brand_id is not None and brand_id not in key.brands:
+                return _error(403, f"this key may not read brand {brand_id!r}")
         problems = [
             {"where": ".".join(str(part) for part in problem.get("loc", ())), "problem": problem.get("msg", "")}
             for problem in error.errors()

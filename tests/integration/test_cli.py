@@ -127,3 +127,34 @@ def test_a_dashboard_key_is_printed_once_stored_as_a_digest_and_revoked(
     assert main([*table, "api-key", "revoke", created["key_id"]]) == 0
     assert apikeys.verify(token, state.get_api_key) is None
     assert main([*table, "api-key", "revoke", created["key_id"]]) == 1
+
+
+def test_add_brand_again_changes_only_what_it_is_given(aws_env: None) -> None:
+    table = ["--state-table", aws.STATE_TABLE]
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    assert main([*table, "add-brand", "acme", "Acme", "--timezone", "Asia/Tokyo", "--keywords", "refund"]) == 0
+    assert main([*table, "add-brand", "acme", "Acme", "--digest-hour", "7", "--storm-limit", "25"]) == 0
+    assert main([*table, "add-brand", "acme", "Acme Mobile", "--sla-minutes", "30"]) == 0
+    brand = state.get_brand("acme")
+    assert brand is not None
+    assert (brand.name, brand.timezone, brand.priority_keywords, brand.digest_hour) == (
+        "Acme Mobile",
+        "Asia/Tokyo",
+        ("refund",),
+        7,
+    )
+    assert (brand.storm.limit, brand.storm.window_minutes) == (25, 15)
+    assert brand.sla is not None and brand.sla.first_response_seconds == 1800
+    assert main([*table, "add-brand", "acme", "Acme Mobile", "--stack-sla"]) == 0
+    brand = state.get_brand("acme")
+    assert brand is not None and brand.sla is None and brand.timezone == "Asia/Tokyo"
+    # A new brand gets the defaults.
+    assert main([*table, "add-brand", "globex", "Globex"]) == 0
+    fresh = state.get_brand("globex")
+    assert fresh is not None
+    assert (fresh.timezone, fresh.priority_keywords, fresh.digest_hour, fresh.storm.limit) == ("UTC", (), 8, 10)
+
+
+def test_a_recipient_needs_its_brand(aws_env: None) -> None:
+    with pytest.raises(SystemExit, match="no brand 'globex'"):
+        main(["--state-table", aws.STATE_TABLE, "add-recipient", "globex", "lead", "Lead", "--email", "l@x.example"])

@@ -95,20 +95,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    brand = commands.add_parser("add-brand", help="create or update a brand")
+    brand = commands.add_parser(
+        "add-brand",
+        help="create a brand, or change an existing one's name and the settings given (the others are kept)",
+    )
     brand.add_argument("brand_id")
     brand.add_argument("name")
-    brand.add_argument("--sla-minutes", type=int, help="first-response target; default: the stack's")
-    brand.add_argument(
+    sla = brand.add_mutually_exclusive_group()
+    sla.add_argument("--sla-minutes", type=int, help="first-response target; default: the stack's")
+    sla.add_argument(
         "--policy",
         metavar="FILE.json",
         help="the whole SLA policy as JSON (business hours, holidays, overrides, warnings, escalations; see README)",
     )
-    brand.add_argument("--timezone", default="UTC", help="IANA zone for business hours, quiet hours and the digest")
-    brand.add_argument("--keywords", default="", help="comma-separated words that make a message high priority")
-    brand.add_argument("--storm-limit", type=int, default=10, help="alerts per window before they become a summary")
-    brand.add_argument("--storm-window-minutes", type=int, default=15)
-    brand.add_argument("--digest-hour", type=int, default=8, help="local hour of the daily digest email")
+    sla.add_argument("--stack-sla", action="store_true", help="go back to the stack's DefaultSlaSeconds")
+    brand.add_argument("--timezone", help="IANA zone for business hours, quiet hours and the digest (new: UTC)")
+    brand.add_argument("--keywords", help="comma-separated words that make a message high priority (new: none)")
+    brand.add_argument("--storm-limit", type=int, help="alerts per window before they become a summary (new: 10)")
+    brand.add_argument("--storm-window-minutes", type=int, help="(new: 15)")
+    brand.add_argument("--digest-hour", type=int, help="local hour of the daily digest email (new: 8)")
 
     source = commands.add_parser("add-source", help="connect an account; the token is read from stdin")
     source.add_argument("brand_id")
@@ -193,6 +198,36 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     return parser
+
+
+def brand_from(args: argparse.Namespace, existing: Brand | None) -> Brand:
+    """The brand ``add-brand`` writes: a new one with the defaults for what was not given, or
+    the existing one with only what was given changed (re-running it to change the SLA must
+    not reset the time zone, keywords or digest hour)."""
+    changes: dict[str, Any] = {"brand_id": args.brand_id, "name": args.name}
+    if args.policy:
+        with open(args.policy, encoding="utf-8") as policy_file:
+            changes["sla"] = SlaPolicy.model_validate_json(policy_file.read())
+    elif args.sla_minutes:
+        changes["sla"] = SlaPolicy(first_response_seconds=args.sla_minutes * 60)
+    elif args.stack_sla:
+        changes["sla"] = None
+    if args.timezone is not None:
+        changes["timezone"] = args.timezone
+    if args.keywords is not None:
+        changes["priority_keywords"] = tuple(word.strip() for word in args.keywords.split(",") if word.strip())
+    if args.digest_hour is not None:
+        changes["digest_hour"] = args.digest_hour
+    storm = existing.storm if existing else StormControl()
+    storm_changes = {
+        name: value
+        for name, value in (("limit", args.storm_limit), ("window_minutes", args.storm_window_minutes))
+        if value is not None
+    }
+    if storm_changes:
+        changes["storm"] = StormControl.model_validate(storm.model_dump() | storm_changes)
+    base = existing.model_dump() if existing else {}
+    return Brand.model_validate(base | changes)
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -396,23 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(state, messages, args, now=datetime.now(UTC), retention=timedelta(days=days))
     try:
         if args.command == "add-brand":
-            sla = None
-            if args.policy:
-                with open(args.policy, encoding="utf-8") as policy_file:
-                    sla = SlaPolicy.model_validate_json(policy_file.read())
-            elif args.sla_minutes:
-                sla = SlaPolicy(first_response_seconds=args.sla_minutes * 60)
-            state.put_brand(
-                Brand(
-                    brand_id=args.brand_id,
-                    name=args.name,
-                    sla=sla,
-                    timezone=args.timezone,
-                    priority_keywords=tuple(word.strip() for word in args.keywords.split(",") if word.strip()),
-                    storm=StormControl(limit=args.storm_limit, window_minutes=args.storm_window_minutes),
-                    digest_hour=args.digest_hour,
-                )
-            )
+            state.put_brand(brand_from(args, state.get_brand(args.brand_id)))
         elif args.command == "add-source":
             if state.get_brand(args.brand_id) is None:
                 raise SystemExit(f"no brand {args.brand_id!r}: add it first")
@@ -437,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             store_token(session.client("secretsmanager"), name, token)
             state.put_source(source)
         elif args.command == "add-recipient":
+            if state.get_brand(args.brand_id) is None:
+                raise SystemExit(f"no brand {args.brand_id!r}: add it first")
             kinds = frozenset(kind.strip() for kind in args.kinds.split(",") if kind.strip())
             state.put_recipient(
                 Recipient(

@@ -1,7 +1,7 @@
 """Scheduled: poll every due source for new messages and the brand's replies."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,8 @@ tracer = Tracer()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"replywatch"})
 runtime = Runtime(Settings.from_env())
+LEASE = "poll"
+LEASE_MARGIN = timedelta(seconds=10)
 
 
 async def _poll() -> dict[str, Any]:
@@ -32,4 +34,15 @@ async def _poll() -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return asyncio.run(_poll())
+    # One poll at a time: a slow run must not race the next one over cursors and rate-limit
+    # pauses. A lease rather than reserved concurrency, which a new account's quota refuses.
+    now = datetime.now(UTC)
+    until = now + timedelta(milliseconds=context.get_remaining_time_in_millis()) + LEASE_MARGIN
+    if not runtime.state.take_lease(LEASE, context.aws_request_id, now=now, until=until):
+        logger.info("another poll is still running: this one stops")
+        metrics.add_metric(name="PollsSkipped", unit=MetricUnit.Count, value=1)
+        return {"stored": 0, "sources": [], "skipped": "another poll is running"}
+    try:
+        return asyncio.run(_poll())
+    finally:
+        runtime.state.give_up_lease(LEASE, context.aws_request_id)

@@ -257,13 +257,15 @@ def test_a_repair_in_parts_interrupted_by_a_write_is_reported_partial_and_finish
 
 
 def test_one_audit_of_a_brand_at_a_time(history: MessageStore, capsys: pytest.CaptureFixture[str]) -> None:
-    assert history.claim_audit("acme", now=NOW, until=NOW + timedelta(hours=2))
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    assert state.take_lease("audit#acme", "other", now=NOW, until=NOW + timedelta(hours=2))
     assert main([*TABLES, "audit-stats", "acme"]) == 2
     assert "another audit of 'acme' is running" in capsys.readouterr().err
-    history.release_audit("acme")
+    state.give_up_lease("audit#acme", "other")
     assert main([*TABLES, "audit-stats", "acme"]) == 0
-    # A lease left behind by a crashed audit ends when it runs out.
-    assert history.claim_audit("acme", now=NOW - timedelta(hours=3), until=NOW - timedelta(hours=1))
+    # A lease left behind by a crashed audit ends when it runs out; each run gives its own up.
+    assert state.take_lease("audit#acme", "crashed", now=NOW - timedelta(hours=3), until=NOW - timedelta(hours=1))
+    assert main([*TABLES, "audit-stats", "acme"]) == 0
     assert main([*TABLES, "audit-stats", "acme"]) == 0
 
 

@@ -115,3 +115,20 @@ def test_an_expired_unanswered_message_leaves_the_backlog_once(handlers: dict, p
         }
     after = handlers["api"].runtime.messages.backlog("acme")
     assert (after.open, after.overdue) == (before.open - 1, before.overdue - 1)
+
+
+def test_one_poll_at_a_time_a_second_one_stops_without_polling(handlers: dict, pump: aws.StreamPump) -> None:
+    poll, context, now = handlers["poll"], aws.LambdaContext(), datetime.now(UTC)
+    state = poll.runtime.state
+    assert state.take_lease("poll", "a-slow-poll", now=now, until=now + timedelta(minutes=5))
+    with FakeMastodon(now=now) as fake:
+        seed(state, boto3.client("secretsmanager", region_name=aws.REGION), fake.base_url)
+        assert poll.lambda_handler({}, context) == {"stored": 0, "sources": [], "skipped": "another poll is running"}
+        assert pump.new_records() == []
+        state.give_up_lease("poll", "someone-else")  # not the holder: nothing given up
+        assert poll.lambda_handler({}, context)["skipped"] == "another poll is running"
+        state.give_up_lease("poll", "a-slow-poll")
+        assert poll.lambda_handler({}, context)["stored"] > 0
+        # ... and it gave its own lease up: the next poll runs (and finds nothing new).
+        again = poll.lambda_handler({}, context)
+        assert "skipped" not in again and again["stored"] == 0 and again["sources"]

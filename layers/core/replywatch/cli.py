@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import boto3
@@ -344,7 +345,8 @@ def audit_stats(
             file=sys.stderr,
         )
         return 2
-    if not messages.claim_audit(args.brand, now=now, until=now + AUDIT_LEASE):
+    lease, owner = f"audit#{args.brand}", token_hex(8)
+    if not state.take_lease(lease, owner, now=now, until=now + AUDIT_LEASE):
         print(f"another audit of {args.brand!r} is running: try again when it is done", file=sys.stderr)
         return 2
     try:
@@ -355,7 +357,7 @@ def audit_stats(
             Counter(messages.repair_slot(args.brand, drift) for drift in found.drift) if args.repair else Counter()
         )
     finally:
-        messages.release_audit(args.brand)
+        state.give_up_lease(lease, owner)
     report = {
         "brand": args.brand,
         "from": first.isoformat(),

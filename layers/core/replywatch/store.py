@@ -68,7 +68,7 @@ PENDING_INDEX = "pending"
 BRANDS_PK = "BRANDS"
 SOURCES_PK = "SOURCES"
 TOTALS_SK = "TOTALS"
-AUDIT_SK = "AUDIT"  # under BRAND#<brand>: the lease of the audit running (see MessageStore.claim_audit)
+LEASES_PK = "LEASES"
 API_KEYS_PK = "APIKEYS"
 HISTOGRAM_PREFIX = "h_"
 WRITES = "writes"  # on live-backlog (TOTALS) items: the writes made to it
@@ -725,33 +725,6 @@ class MessageStore:
             found[item["sk"].split("#", 1)[1]] = audit.Stored(counts, int(item.get(WRITES, 0)))
         return found
 
-    def claim_audit(self, brand: str, *, now: datetime, until: datetime) -> bool:
-        """Hold the brand's audit lease: one audit (and repair) of a brand at a time, since a
-        repair's writes are not the monotone ones another audit's reading relies on. False:
-        another audit holds it until its ``held_until``."""
-        try:
-            self._client.put_item(
-                TableName=self._state,
-                Item=_serialize(
-                    {
-                        "pk": f"BRAND#{brand}",
-                        "sk": AUDIT_SK,
-                        "held_until": iso(until),
-                        "expires_at": int(until.timestamp()),
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR held_until < :now",
-                ExpressionAttributeValues=_values(now=iso(now)),
-            )
-        except ClientError as error:
-            if not _cancelled_by_condition(error):
-                raise
-            return False
-        return True
-
-    def release_audit(self, brand: str) -> None:
-        self._client.delete_item(TableName=self._state, Key=_serialize({"pk": f"BRAND#{brand}", "sk": AUDIT_SK}))
-
     def repair_slot(self, brand: str, drift: audit.SlotDrift) -> audit.Repair:
         """Add the drift to the item, on condition its counters are still as read (histogram
         buckets first, in parts, the counters last). Not done, or done in part, when it was
@@ -968,6 +941,45 @@ class StateStore:
             TableName=self._table, Key=_serialize({"pk": API_KEYS_PK, "sk": key_id}), ReturnValues="ALL_OLD"
         )
         return bool(response.get("Attributes"))
+
+    def take_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Hold ``name`` (one poll at a time, one audit of a brand at a time) until ``until`` or
+        until given up. False: another owner holds it and its time has not run out (a holder that
+        crashed loses it then)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_serialize(
+                    {
+                        "pk": LEASES_PK,
+                        "sk": name,
+                        "owner": owner,
+                        "held_until": iso(until),
+                        "expires_at": int(until.timestamp()) + 86400,  # TTL: long after it ran out
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR held_until < :now",
+                ExpressionAttributeValues=_values(now=iso(now)),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
+            return False
+        return True
+
+    def give_up_lease(self, name: str, owner: str) -> None:
+        """Give the lease up, if this owner still holds it (not one that took it after it ran out)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_serialize({"pk": LEASES_PK, "sk": name}),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=_values(owner=owner),
+            )
+        except ClientError as error:
+            if not _cancelled_by_condition(error):
+                raise
 
     def claim_alert(self, message_key: str, slot: str, *, now: datetime, expires_at: datetime) -> bool:
         """Take the right to send one alert (``slot``: kind, level, recipient, channel).

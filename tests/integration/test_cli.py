@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import boto3
 import pytest
@@ -158,3 +160,28 @@ def test_add_brand_again_changes_only_what_it_is_given(aws_env: None) -> None:
 def test_a_recipient_needs_its_brand(aws_env: None) -> None:
     with pytest.raises(SystemExit, match="no brand 'globex'"):
         main(["--state-table", aws.STATE_TABLE, "add-recipient", "globex", "lead", "Lead", "--email", "l@x.example"])
+
+
+def test_a_recipient_and_a_source_are_removed(aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    table = ["--state-table", aws.STATE_TABLE]
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    secrets = boto3.client("secretsmanager", region_name=aws.REGION)
+    assert main([*table, "add-brand", "acme", "Acme"]) == 0
+    assert main([*table, "add-recipient", "acme", "lead", "Lead", "--email", "lead@acme.example"]) == 0
+    assert main([*table, "add-recipient", "acme", "agent", "Agent", "--email", "agent@acme.example"]) == 0
+    assert main([*table, "remove-recipient", "acme", "agent"]) == 0
+    assert [r.recipient_id for r in state.list_recipients("acme")] == ["lead"]
+    assert main([*table, "remove-recipient", "acme", "agent"]) == 1
+    assert "no recipient 'agent'" in capsys.readouterr().err
+
+    for source_id in ("main", "old"):
+        with patch("sys.stdin", io.StringIO("token-" + source_id)):
+            code = main([*table, "add-source", "acme", source_id, "mastodon", "https://mastodon.example"])
+        assert code == 0
+    assert main([*table, "remove-source", "acme", "old", "--delete-secret"]) == 0
+    assert main([*table, "remove-source", "acme", "main"]) == 0
+    assert state.list_sources() == []
+    kept = secrets.describe_secret(SecretId="replywatch/acme/main")
+    assert "DeletedDate" not in kept
+    assert "DeletedDate" in secrets.describe_secret(SecretId="replywatch/acme/old")
+    assert main([*table, "remove-source", "acme", "old"]) == 1

@@ -5,6 +5,7 @@ a brand's past conversations.
     replywatch --stack replywatch add-source acme mastodon-main mastodon https://mastodon.social < token.txt
     replywatch --stack replywatch add-recipient acme lead "Care lead" --email lead@acme.example --phone +15550100001
     replywatch --stack replywatch list
+    replywatch --stack replywatch remove-recipient acme lead
     replywatch --stack replywatch import history.csv --brand acme
     replywatch --stack replywatch audit-stats acme --from 2026-11-01 --to 2026-11-30
 
@@ -152,6 +153,16 @@ def _parser() -> argparse.ArgumentParser:
     recipient.add_argument("--sms-kinds", help="the kinds also sent by SMS (default: all but the digest)")
     recipient.add_argument("--quiet-hours", help="no SMS between these local times, e.g. 22:00-07:00")
     recipient.add_argument("--timezone", help="the recipient's IANA zone for quiet hours (default: the brand's)")
+
+    gone = commands.add_parser("remove-recipient", help="send a recipient no more alerts")
+    gone.add_argument("brand_id")
+    gone.add_argument("recipient_id")
+    unplug = commands.add_parser("remove-source", help="stop polling an account (its messages and statistics stay)")
+    unplug.add_argument("brand_id")
+    unplug.add_argument("source_id")
+    unplug.add_argument(
+        "--delete-secret", action="store_true", help="also delete its token from Secrets Manager (7-day recovery)"
+    )
 
     commands.add_parser("list", help="brands, sources (with health) and recipients")
 
@@ -476,6 +487,17 @@ def main(argv: list[str] | None = None) -> int:
                     timezone=args.timezone,
                 )
             )
+        elif args.command == "remove-recipient":
+            if not state.remove_recipient(args.brand_id, args.recipient_id):
+                print(f"no recipient {args.recipient_id!r} for brand {args.brand_id!r}", file=sys.stderr)
+                return 1
+        elif args.command == "remove-source":
+            removed = state.remove_source(args.brand_id, args.source_id)
+            if removed is None:
+                print(f"no source {args.source_id!r} for brand {args.brand_id!r}", file=sys.stderr)
+                return 1
+            if args.delete_secret:
+                session.client("secretsmanager").delete_secret(SecretId=removed.token_secret, RecoveryWindowInDays=7)
         elif args.command == "api-key":
             return api_key(state, args, now=datetime.now(UTC))
         else:

@@ -921,6 +921,17 @@ class StateStore:
     def list_recipients(self, brand_id: str) -> list[Recipient]:
         return [Recipient.model_validate(item) for item in self._query(f"BRAND#{brand_id}", "RECIPIENT#")]
 
+    def remove_recipient(self, brand_id: str, recipient_id: str) -> bool:
+        """No more alerts to them. False: there was no such recipient."""
+        return self._delete(f"BRAND#{brand_id}", f"RECIPIENT#{recipient_id}") is not None
+
+    def remove_source(self, brand_id: str, source_id: str) -> Source | None:
+        """Stop polling an account (its messages stay). The source as it was, or None."""
+        item = self._delete(SOURCES_PK, f"{brand_id}#{source_id}")
+        if item is None:
+            return None
+        return Source.model_validate({name: value for name, value in item.items() if name in Source.model_fields})
+
     # --- dashboard keys (a digest of the secret only: see replywatch.apikeys) -------------------
 
     def put_api_key(self, key: ApiKey) -> None:
@@ -1145,6 +1156,13 @@ class StateStore:
 
     def _put(self, item: dict[str, Any]) -> None:
         self._client.put_item(TableName=self._table, Item=_serialize(item))
+
+    def _delete(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._client.delete_item(
+            TableName=self._table, Key=_serialize({"pk": pk, "sk": sk}), ReturnValues="ALL_OLD"
+        )
+        old = response.get("Attributes")
+        return _plain_tree(_deserialize(old)) if old else None
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._client.get_item(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from replywatch.api import create_app
-from tests.support.template import resource, template
+from tests.support.template import ROOT, resource, template
 
 
 def functions() -> dict[str, dict[str, Any]]:
@@ -41,7 +41,8 @@ def test_functions_run_python_313_on_a_parameterised_architecture_defaulting_to_
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == [{"Ref": "Architecture"}]
     assert template()["Parameters"]["Architecture"]["Default"] == "arm64"
-    assert globals_["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "replywatch"
+    # the stack's name: client stacks in one account keep their metrics apart
+    assert globals_["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
 
 
 def test_poll_and_sweep_run_on_schedules_whose_rate_is_a_parameter() -> None:
@@ -159,3 +160,34 @@ def test_email_may_only_be_sent_from_the_alert_sender_and_sms_never_to_topics() 
         assert "ses:" not in inline and "sns:" not in inline, f"{name} may only send through AlertSendingPolicy"
     api_policies = str(resource("ApiFunction")["Properties"]["Policies"])
     assert "DynamoDBReadPolicy" in api_policies and "Crud" not in api_policies
+
+
+def test_with_an_alarm_email_the_stack_watches_its_own_failures() -> None:
+    resources = template()["Resources"]
+    alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert all(alarm["Condition"] == "HasAlarmEmail" for alarm in alarms.values())
+    assert resources["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    assert template()["Parameters"]["AlarmEmail"]["Default"] == ""
+    watched = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]["Dimensions"]
+        for a in alarms.values()
+        if a["Properties"]["Namespace"] != "AWS/Lambda"
+    }
+    # the metric names and dimensions the handlers publish (Powertools: service = the stack's name)
+    service = [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
+    assert watched[("ReplyWatch", "AlertsFailed")] == service
+    assert watched[("ReplyWatch", "DigestsFailed")] == service
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    errors = {
+        a["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "Errors"
+    }
+    assert errors == functions
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+    namespace = template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert namespace == "ReplyWatch"
+    for function in ("sweep", "digest"):
+        source = (ROOT / "functions" / function / "app.py").read_text()
+        assert 'name="AlertsFailed"' in source or 'name="DigestsFailed"' in source

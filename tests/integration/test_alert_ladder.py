@@ -279,3 +279,21 @@ def test_quiet_hours_hold_sms_but_not_email(aws_env: None, tz: str) -> None:
     line.sweeper.sweep(morning + timedelta(minutes=5))
     assert len(notifier.sms) == 2, "a held SMS is sent once"
     assert line.messages.get(complaint.key).status is MessageStatus.OVERDUE  # type: ignore[union-attr]
+
+
+def test_a_paused_brand_climbs_its_ladder_and_counts_but_alerts_nobody(aws_env: None) -> None:
+    notifier = RecordingNotifier()
+    line = pipeline(notifier)
+    everyone = LEAD.model_copy(update={"alert_kinds": frozenset({"warning", "overdue", "escalation", "negative"})})
+    setup_brand(line.state, everyone)
+    line.state.put_brand(line.state.get_brand("acme").model_copy(update={"enabled": False}))  # type: ignore[union-attr]
+    waiting = store_and_process(line, customer_message(1, NEGATIVE), T0)
+    for minutes in (50, 61, 121):
+        line.sweeper.sweep(T0 + timedelta(minutes=minutes))
+    assert notifier.emails == [] and notifier.sms == []
+    record = line.messages.get(waiting.key)
+    assert record is not None and record.status is MessageStatus.OVERDUE  # its statistics stay right
+    # Resumed: a new message alerts again.
+    line.state.put_brand(line.state.get_brand("acme").model_copy(update={"enabled": True}))  # type: ignore[union-attr]
+    store_and_process(line, customer_message(2, NEGATIVE, T0 + timedelta(minutes=130)), T0 + timedelta(minutes=130))
+    assert notifier.email_subjects(), "the negative alert of the new message"

@@ -150,6 +150,11 @@ def test_add_brand_again_changes_only_what_it_is_given(aws_env: None) -> None:
     assert main([*table, "add-brand", "acme", "Acme Mobile", "--stack-sla"]) == 0
     brand = state.get_brand("acme")
     assert brand is not None and brand.sla is None and brand.timezone == "Asia/Tokyo"
+    assert main([*table, "add-brand", "acme", "Acme Mobile", "--pause"]) == 0
+    paused = state.get_brand("acme")
+    assert paused is not None and not paused.enabled and paused.timezone == "Asia/Tokyo"
+    assert main([*table, "add-brand", "acme", "Acme Mobile", "--resume"]) == 0
+    assert state.get_brand("acme").enabled  # type: ignore[union-attr]
     # A new brand gets the defaults.
     assert main([*table, "add-brand", "globex", "Globex"]) == 0
     fresh = state.get_brand("globex")

@@ -33,6 +33,7 @@ class MemoryState:
         self.states = {(source.brand_id, source.source_id): SourceState() for source in sources}
         self.recipients = recipients or []
         self.claims: set[tuple[str, str]] = set()
+        self.paused: set[str] = set()  # brands whose enabled is false
         self._lock = threading.Lock()
 
     def state_of(self, source_id: str) -> SourceState:
@@ -48,7 +49,7 @@ class MemoryState:
             self.states[(source.brand_id, source.source_id)] = state
 
     def get_brand(self, brand_id: str) -> Brand | None:
-        return Brand(brand_id=brand_id, name=brand_id.title())
+        return Brand(brand_id=brand_id, name=brand_id.title(), enabled=brand_id not in self.paused)
 
     def list_recipients(self, brand_id: str) -> list[Recipient]:
         return [recipient for recipient in self.recipients if recipient.brand_id == brand_id]

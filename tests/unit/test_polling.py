@@ -98,3 +98,16 @@ def test_a_rate_limited_source_is_not_polled_before_its_reset(fake_platform: Non
 
     assert run(poller) == {}
     assert messages.keys == set()
+
+
+def test_a_paused_brands_sources_are_not_polled(fake_platform: None) -> None:
+    globex = source("fine").model_copy(update={"brand_id": "globex", "token_secret": "replywatch/globex/fine"})
+    state = MemoryState([source("fine"), globex])
+    state.paused.add("globex")
+    messages = MemoryMessages()
+    poller = Poller(messages=messages, state=state, secrets=StaticSecrets("t"), retention=timedelta(days=30))  # type: ignore[arg-type]
+
+    run(poller)
+
+    assert messages.keys == {"acme#fake#fine-1"}
+    assert state.states[("globex", "fine")] == SourceState()  # not touched

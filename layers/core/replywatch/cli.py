@@ -116,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     brand.add_argument("--storm-limit", type=int, help="alerts per window before they become a summary (new: 10)")
     brand.add_argument("--storm-window-minutes", type=int, help="(new: 15)")
     brand.add_argument("--digest-hour", type=int, help="local hour of the daily digest email (new: 8)")
+    pause = brand.add_mutually_exclusive_group()
+    pause.add_argument(
+        "--pause",
+        dest="enabled",
+        action="store_false",
+        default=None,
+        help="stop polling its sources and alerting anyone (its messages and statistics stay)",
+    )
+    pause.add_argument("--resume", dest="enabled", action="store_true", default=None, help="undo --pause")
 
     source = commands.add_parser("add-source", help="connect an account; the token is read from stdin")
     source.add_argument("brand_id")
@@ -230,6 +239,8 @@ def brand_from(args: argparse.Namespace, existing: Brand | None) -> Brand:
         changes["priority_keywords"] = tuple(word.strip() for word in args.keywords.split(",") if word.strip())
     if args.digest_hour is not None:
         changes["digest_hour"] = args.digest_hour
+    if args.enabled is not None:
+        changes["enabled"] = args.enabled
     storm = existing.storm if existing else StormControl()
     storm_changes = {
         name: value

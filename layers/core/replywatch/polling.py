@@ -61,11 +61,17 @@ class Poller:
     notifier: Notifier | None = None  # source-health alerts; None: recorded, not sent
 
     async def poll_all(self, client: httpx.AsyncClient, now: datetime) -> PollReport:
+        sources = await asyncio.to_thread(self.state.list_sources)
+        paused = await asyncio.to_thread(self._paused, {source.brand_id for source, _ in sources})
         due = [
             (source, state)
-            for source, state in await asyncio.to_thread(self.state.list_sources)
-            if source.enabled and (state.resume_after is None or state.resume_after <= now)
+            for source, state in sources
+            if source.enabled
+            and source.brand_id not in paused
+            and (state.resume_after is None or state.resume_after <= now)
         ]
+        if paused:
+            logger.info("brands paused: their sources are not polled", extra={"brands": sorted(paused)})
         limit = asyncio.Semaphore(self.concurrency)
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
 
@@ -86,6 +92,10 @@ class Poller:
 
         reports = await asyncio.gather(*(bounded(source, state) for source, state in due))
         return PollReport(sources=list(reports))
+
+    def _paused(self, brand_ids: set[str]) -> set[str]:
+        """The brands of these that are paused (``enabled`` false)."""
+        return {brand_id for brand_id in brand_ids if (brand := self.state.get_brand(brand_id)) and not brand.enabled}
 
     async def poll_source(
         self, source: Source, state: SourceState, client: httpx.AsyncClient, now: datetime

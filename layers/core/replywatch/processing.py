@@ -137,7 +137,7 @@ class Processor:
                 classified,
                 brand,
                 policy,
-                self.state.list_recipients(brand.brand_id),
+                self.state.list_recipients(brand.brand_id) if brand.enabled else [],  # paused: nobody
                 claims=self.state,
                 notifier=self.notifier,
                 now=now,

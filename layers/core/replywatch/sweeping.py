@@ -100,7 +100,9 @@ class Sweeper:
         report = SweepReport()
         for brand in self.state.list_brands():
             self._recover(brand.brand_id, now, report)
-            recipients = self.state.list_recipients(brand.brand_id)
+            # A paused brand's messages still climb their ladder (its statistics stay right),
+            # but nobody is alerted.
+            recipients = self.state.list_recipients(brand.brand_id) if brand.enabled else []
             policy = brand.policy(self.default_sla)
             for key in self.messages.alert_keys(brand.brand_id, now):
                 try:

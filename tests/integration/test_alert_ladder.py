@@ -297,3 +297,36 @@ def test_a_paused_brand_climbs_its_ladder_and_counts_but_alerts_nobody(aws_env: 
     line.state.put_brand(line.state.get_brand("acme").model_copy(update={"enabled": True}))  # type: ignore[union-attr]
     store_and_process(line, customer_message(2, NEGATIVE, T0 + timedelta(minutes=130)), T0 + timedelta(minutes=130))
     assert notifier.email_subjects(), "the negative alert of the new message"
+
+
+def test_a_due_time_follows_business_hours_changed_after_it_was_counted(aws_env: None) -> None:
+    from replywatch.models import BusinessHours
+
+    friday = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)  # a one-hour target: due Monday 09:30
+    monday, tuesday = datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)
+    hours = BusinessHours(weekly={day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")})
+    policy = SLA.model_copy(update={"business_hours": hours})
+    notifier = RecordingNotifier()
+    line = pipeline(notifier)
+    line.state.put_brand(Brand(brand_id="acme", name="Acme", sla=policy, storm=StormControl(limit=1000)))
+    line.state.put_recipient(LEAD)
+    waiting = store_and_process(line, customer_message(1, NEUTRAL, friday), friday)
+    counted = line.messages.get(waiting.key)
+    assert counted is not None and counted.due_at == monday.replace(hour=9, minute=30)
+    # Monday is made a company holiday after the message was counted.
+    closed = policy.model_copy(update={"business_hours": hours.model_copy(update={"closed_dates": frozenset({monday.date()})})})
+    line.state.put_brand(Brand(brand_id="acme", name="Acme", sla=closed, storm=StormControl(limit=1000)))
+    line.sweeper.sweep(monday.replace(hour=9, minute=40))  # past the old due time
+    moved = line.messages.get(waiting.key)
+    assert moved is not None and moved.status is MessageStatus.OPEN, "not flagged: Monday is closed now"
+    assert moved.due_at == tuesday.replace(hour=9, minute=30), "the stored due time follows the ladder"
+    assert notifier.email_subjects() == Counter()
+    # Answered on Monday at noon: within its SLA, as nobody was alerted.
+    line.processor.match_reply(
+        line.state.get_brand("acme"),  # type: ignore[arg-type]
+        waiting.key,
+        "acme#mastodon#r1",
+        monday.replace(hour=12),
+    )
+    [day] = line.messages.day_aggregates("acme", friday.date(), friday.date())
+    assert day["responded"] == 1 and day["within_sla"] == 1 and day["overdue"] == 0

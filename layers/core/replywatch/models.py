@@ -6,6 +6,7 @@ travel further. Nothing here talks to AWS or reads the clock.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -259,6 +260,9 @@ class SlaPolicy(BaseModel):
     @field_validator("escalate_at")
     @classmethod
     def _rising(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(math.isfinite(multiple) for multiple in value) or any(multiple > 100 for multiple in value):
+            # Infinity is stored as null and would break reading the brand back; 1e8 overflows the clock.
+            raise ValueError("escalation multiples are at most 100 times the target")
         if any(multiple <= 1 for multiple in value) or list(value) != sorted(set(value)):
             raise ValueError("escalation multiples are above 1 and rising, e.g. [2, 4]")
         if len(value) > 5:

@@ -130,7 +130,14 @@ class MessageRepository(MessageSink, Protocol):
     ) -> None: ...
 
     def advance_alert(
-        self, record: MessageRecord, *, after: int, following: tuple[int, datetime] | None, overdue: bool, now: datetime
+        self,
+        record: MessageRecord,
+        *,
+        after: int,
+        following: tuple[int, datetime] | None,
+        overdue: bool,
+        now: datetime,
+        due_at: datetime | None = None,
     ) -> bool: ...
 
     def forget(self, record: MessageRecord, *, now: datetime) -> bool: ...

@@ -548,14 +548,19 @@ class MessageStore:
         following: tuple[int, datetime] | None,
         overdue: bool,
         now: datetime,
+        due_at: datetime | None = None,
     ) -> bool:
         """Move an unanswered message up its alert ladder, once: from stage ``after`` to
         ``following`` (None: off the ladder). ``overdue``: the breach was passed, so an open
-        message becomes overdue in the same step (with its counters).
+        message becomes overdue in the same step (with its counters). ``due_at``: its due time
+        worked out again (business hours or holidays changed since it was counted).
 
         False when it was answered, or another sweep moved it, meanwhile."""
         sets, removes = [], []
         values = _values(after=after, open=MessageStatus.OPEN.value, overdue=MessageStatus.OVERDUE.value)
+        if due_at is not None:
+            sets.append("due_at = :due")
+            values |= _values(due=iso(due_at))
         if following is None:
             removes += ["alert_pk", "alert_at", "alert_stage"]
         else:

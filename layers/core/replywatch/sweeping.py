@@ -72,8 +72,9 @@ def kind_of(stage: int) -> tuple[AlertKind, int]:
 
 
 def message_plan(record: MessageRecord, brand: Brand, policy: SlaPolicy) -> sla.Schedule:
-    """The message's ladder: the target it was given when counted (a later SLA change does
-    not move its due time), today's business hours, warning and escalation settings."""
+    """The message's ladder: the target it was given when counted (a later change of the
+    target does not move it), today's business hours and holidays, warning and escalation
+    settings. Until the breach has passed, the sweep stores the due time it gives."""
     if record.target_seconds is not None:
         policy = policy.model_copy(
             update={"first_response_seconds": record.target_seconds, "next_response_seconds": None, "overrides": ()}
@@ -156,6 +157,11 @@ class Sweeper:
             return  # answered or moved on since the index was read
         current = record.alert_stage
         plan = message_plan(record, brand, policy)
+        # Until its breach has passed, the due time follows the brand's business hours and
+        # holidays as they are now, and is stored so, so "overdue" and "within SLA" agree.
+        due_at = plan.due_at if current <= sla.Stage.BREACH and plan.due_at != record.due_at else None
+        if due_at is not None:
+            record = record.model_copy(update={"due_at": due_at})
         due = [stage for stage, at in plan.stages if stage >= current and at <= now]
         last = due[-1] if due else current - 1
         following = sla.next_stage(plan, last)
@@ -175,7 +181,9 @@ class Sweeper:
             )
             report.alerts_failed += delivery.failed
         passed_breach = bool(due) and due[-1] >= sla.Stage.BREACH
-        moved = self.messages.advance_alert(record, after=current, following=following, overdue=passed_breach, now=now)
+        moved = self.messages.advance_alert(
+            record, after=current, following=following, overdue=passed_breach, now=now, due_at=due_at
+        )
         if not moved:
             return
         if passed_breach and record.status is MessageStatus.OPEN:

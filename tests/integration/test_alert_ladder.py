@@ -314,7 +314,9 @@ def test_a_due_time_follows_business_hours_changed_after_it_was_counted(aws_env:
     counted = line.messages.get(waiting.key)
     assert counted is not None and counted.due_at == monday.replace(hour=9, minute=30)
     # Monday is made a company holiday after the message was counted.
-    closed = policy.model_copy(update={"business_hours": hours.model_copy(update={"closed_dates": frozenset({monday.date()})})})
+    closed = policy.model_copy(
+        update={"business_hours": hours.model_copy(update={"closed_dates": frozenset({monday.date()})})}
+    )
     line.state.put_brand(Brand(brand_id="acme", name="Acme", sla=closed, storm=StormControl(limit=1000)))
     line.sweeper.sweep(monday.replace(hour=9, minute=40))  # past the old due time
     moved = line.messages.get(waiting.key)
@@ -330,3 +332,24 @@ def test_a_due_time_follows_business_hours_changed_after_it_was_counted(aws_env:
     )
     [day] = line.messages.day_aggregates("acme", friday.date(), friday.date())
     assert day["responded"] == 1 and day["within_sla"] == 1 and day["overdue"] == 0
+
+
+def test_alerts_nobody_takes_do_not_use_up_the_storm_allowance(aws_env: None) -> None:
+    notifier = RecordingNotifier()
+    line = pipeline(notifier)
+    agent = Recipient(
+        brand_id="acme",
+        recipient_id="agent",
+        name="Agent",
+        email="agent@acme.example",
+        alert_kinds=frozenset({"negative"}),
+    )
+    setup_brand(line.state, agent, storm=StormControl(limit=3, window_minutes=15))
+    for n in range(3):
+        store_and_process(line, customer_message(n, NEUTRAL), T0)
+    line.sweeper.sweep(T0 + timedelta(minutes=49))  # three warnings that nobody takes
+    for n in range(3, 6):
+        at = T0 + timedelta(minutes=50)
+        store_and_process(line, customer_message(n, NEGATIVE, at), at)
+    assert len(notifier.emails) == 3, "the three negative alerts go out one by one, in the same window"
+    assert not any("more alerts" in content.subject for _, content in notifier.emails)

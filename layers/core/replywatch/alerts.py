@@ -257,6 +257,8 @@ def deliver(
     """Send an alert about a message to every recipient who wants it, each channel at most
     once; under storm control, past the brand's limit it goes into the window's summary."""
     occasion = f"{kind.value}#{level}"
+    if not any(recipient.wants(kind, level) for recipient in recipients):
+        return Delivery()  # nobody takes it: it must not use up the storm window's allowance
     if storm is not None and not storm.admit_alert(
         brand.brand_id, f"{message.key}#{occasion}", kind, now=now, storm=brand.storm
     ):

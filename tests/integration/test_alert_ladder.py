@@ -353,3 +353,24 @@ def test_alerts_nobody_takes_do_not_use_up_the_storm_allowance(aws_env: None) ->
         store_and_process(line, customer_message(n, NEGATIVE, at), at)
     assert len(notifier.emails) == 3, "the three negative alerts go out one by one, in the same window"
     assert not any("more alerts" in content.subject for _, content in notifier.emails)
+
+
+def test_after_quiet_hours_only_the_latest_ladder_sms_goes_out_in_words_of_now(aws_env: None) -> None:
+    notifier = RecordingNotifier()
+    line = pipeline(notifier)
+    owl = LEAD.model_copy(update={"quiet_hours": "22:00-07:00"})  # warning, overdue and escalation
+    setup_brand(line.state, owl)
+    night = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # warning 22:18, breach 22:30, escalation 23:30
+    waiting = store_and_process(line, customer_message(1, NEUTRAL, night), night)
+    for at in ("22:20", "22:31", "23:31"):
+        hour, minute = map(int, at.split(":"))
+        line.sweeper.sweep(night.replace(hour=hour, minute=minute))
+    assert notifier.sms == [] and len(notifier.emails) == 3, "each by email at night"
+    line.sweeper.sweep(datetime(2026, 11, 24, 7, 1, tzinfo=UTC))
+    texts = [text for _, text in notifier.sms]
+    assert len(texts) == 1, texts  # the escalation, not the stale warning and breach as well
+    assert "scalat" in texts[0]
+    assert "9h" in texts[0] or "9 h" in texts[0], texts[0]  # its age at 07:01, not at 23:31
+    line.sweeper.sweep(datetime(2026, 11, 24, 7, 10, tzinfo=UTC))
+    assert len(notifier.sms) == 1
+    assert line.messages.get(waiting.key).status is MessageStatus.OVERDUE  # type: ignore[union-attr]

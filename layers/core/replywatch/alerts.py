@@ -357,6 +357,26 @@ def fan_out(
     return Delivery(sent=sent, failed=failed, held=held)
 
 
+_LADDER = {AlertKind.WARNING.value: 0, AlertKind.OVERDUE.value: 1, AlertKind.ESCALATION.value: 1}
+
+
+def held_alert(slot: str) -> tuple[AlertKind, int] | None:
+    """The alert kind and level a claim slot (``kind#level#recipient#channel``) is for."""
+    kind, _, rest = slot.partition("#")
+    level = rest.partition("#")[0]
+    if kind not in {k.value for k in AlertKind} or not level.isdigit():
+        return None
+    return AlertKind(kind), int(level)
+
+
+def ladder_rank(slot: str) -> int | None:
+    """How far up a message's alert ladder a held SMS is (None: not a ladder alert)."""
+    found = held_alert(slot)
+    if found is None or found[0].value not in _LADDER:
+        return None
+    return _LADDER[found[0].value] + found[1]
+
+
 def release_held(
     ledger: StormLedger,
     notifier: Notifier,
@@ -365,20 +385,33 @@ def release_held(
     now: datetime,
     *,
     still_wanted: Callable[[HeldSms], bool],
+    text_now: Callable[[HeldSms], str | None] | None = None,
 ) -> Delivery:
     """Send the SMS held for quiet hours that have ended, unless no longer wanted (the
-    message was answered meanwhile, or the recipient removed)."""
+    message was answered meanwhile, or the recipient removed). Of a message's ladder alerts
+    held for one recipient only the latest goes out (the breach, not also the warning before
+    it), in words of now (``text_now``: the message's age and due time as they are now)."""
     phones = {recipient.recipient_id: recipient.phone for recipient in recipients}
     sent = failed = 0
-    for held in ledger.held_sms(brand_id, now):
+    pending = ledger.held_sms(brand_id, now)
+    latest: dict[tuple[str, str], HeldSms] = {}
+    for held in pending:
+        rank = ladder_rank(held.slot)
+        if rank is not None:
+            key = (held.subject_key, held.recipient_id)
+            if key not in latest or rank > (ladder_rank(latest[key].slot) or 0):
+                latest[key] = held
+    for held in pending:
         where = {"subject": held.subject_key, "recipient_id": held.recipient_id, "channel": "sms"}
         phone = phones.get(held.recipient_id)
-        if not phone or not still_wanted(held):
+        superseded = ladder_rank(held.slot) is not None and latest[(held.subject_key, held.recipient_id)] is not held
+        if not phone or superseded or not still_wanted(held):
             ledger.drop_held(held, retry=False)
-            logger.info("held SMS no longer needed", extra=where)
+            logger.info("held SMS no longer needed", extra={**where, "superseded": superseded})
             continue
+        text = (text_now(held) if text_now is not None else None) or held.text
         try:
-            notifier.send_sms(phone, held.text)
+            notifier.send_sms(phone, text)
         except Exception as error:
             failed += 1
             logger.warning("held SMS not sent", extra={**where, "error": type(error).__name__})

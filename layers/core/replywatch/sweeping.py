@@ -213,9 +213,23 @@ class Sweeper:
             record = self.messages.get(held.subject_key)
             return record is not None and record.first_response_at is None
 
+        def text_now(held: HeldSms) -> str | None:
+            found = alerts.held_alert(held.slot)
+            record = None if held.subject_key.startswith(("SOURCE#", "STORM#")) else self.messages.get(held.subject_key)
+            if found is None or record is None:
+                return None
+            kind, level = found
+            return alerts.render(kind, record, brand, brand.policy(self.default_sla), now, level=level).sms
+
         try:
             delivery = alerts.release_held(
-                self.state, self.notifier, recipients, brand.brand_id, now, still_wanted=still_wanted
+                self.state,
+                self.notifier,
+                recipients,
+                brand.brand_id,
+                now,
+                still_wanted=still_wanted,
+                text_now=text_now,
             )
         except Exception as error:  # tried again next sweep
             logger.warning("could not release held SMS", extra={"error": type(error).__name__})

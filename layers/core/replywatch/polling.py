@@ -94,8 +94,18 @@ class Poller:
         return PollReport(sources=list(reports))
 
     def _paused(self, brand_ids: set[str]) -> set[str]:
-        """The brands of these that are paused (``enabled`` false)."""
-        return {brand_id for brand_id in brand_ids if (brand := self.state.get_brand(brand_id)) and not brand.enabled}
+        """The brands of these that are paused (``enabled`` false). A brand that cannot be read
+        now is polled: missing a pause costs a poll, missing messages costs answers."""
+        paused = set()
+        for brand_id in brand_ids:
+            try:
+                brand = self.state.get_brand(brand_id)
+            except Exception as error:  # storage trouble: poll it
+                logger.warning("brand not readable: polled", extra={"brand": brand_id, "error": type(error).__name__})
+                continue
+            if brand is not None and not brand.enabled:
+                paused.add(brand_id)
+        return paused
 
     async def poll_source(
         self, source: Source, state: SourceState, client: httpx.AsyncClient, now: datetime

@@ -270,6 +270,8 @@ def test_every_notifications_request_carries_type_min_id_and_limit() -> None:
     assert len(requests) == 3
     for request in requests:
         assert request.url.params.get_list("types[]") == ["mention"]
+        # 4.3+ filters strangers' private mentions unless asked: a customer's first DM is one
+        assert request.url.params["include_filtered"] == "true"
         assert request.url.params["min_id"]
         assert request.url.params["limit"] == "40"
         assert request.headers["Authorization"] == "Bearer t"

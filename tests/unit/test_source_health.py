@@ -298,3 +298,48 @@ def test_one_source_that_cannot_be_recorded_does_not_stop_the_others() -> None:
     state.save_source_state = fails_for_one  # type: ignore[method-assign]
     assert poll(poller, NOW) == {"unsaved": "error", "fine": "ok"}
     assert state.state_of("fine").last_ok_at == NOW
+
+
+def test_a_rate_limit_between_errors_does_not_end_the_failure() -> None:
+    from replywatch.health import advance
+    from replywatch.models import Health, SourceState
+
+    start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    ok = SourceState(last_ok_at=start - timedelta(hours=1))
+    state = advance(
+        ok, health=Health.ERROR, now=start, error="x", inbound=False, resume_after=None, usage=None, cursor={}
+    )
+    later = start + timedelta(minutes=25)
+    limited = advance(
+        state,
+        health=Health.RATE_LIMITED,
+        now=later,
+        error=None,
+        inbound=False,
+        resume_after=later,
+        usage=None,
+        cursor={},
+    )
+    assert limited.failing_since == start and limited.last_ok_at == start - timedelta(hours=1)
+    again = advance(
+        limited,
+        health=Health.ERROR,
+        now=later + timedelta(minutes=20),
+        error="x",
+        inbound=False,
+        resume_after=None,
+        usage=None,
+        cursor={},
+    )
+    assert again.failing_since == start, "one failure since 12:00, so one alert"
+    fine = advance(
+        again,
+        health=Health.OK,
+        now=later + timedelta(hours=1),
+        error=None,
+        inbound=False,
+        resume_after=None,
+        usage=None,
+        cursor={},
+    )
+    assert fine.failing_since is None and fine.last_ok_at == later + timedelta(hours=1)

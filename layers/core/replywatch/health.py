@@ -47,7 +47,10 @@ def advance(
 ) -> SourceState:
     """The state after one poll."""
     failed = health in FAILED
-    failing_since = (before.failing_since or now) if failed else None
+    # Held back (rate limit, read budget) says nothing of whether the source works: a failure
+    # goes on being one, and its alert is not sent again when the next error comes.
+    waiting = health in (Health.RATE_LIMITED, Health.BUDGET_EXHAUSTED)
+    failing_since = (before.failing_since or now) if failed else before.failing_since if waiting else None
     if failed and resume_after is None and failing_since is not None:
         resume_after = now + min(MAX_RETRY_INTERVAL, (now - failing_since) / 4)
     return before.model_copy(
@@ -58,7 +61,7 @@ def advance(
             "last_polled_at": now,
             "last_error": error,
             "watching_since": before.watching_since or now,
-            "last_ok_at": before.last_ok_at if failed else now,
+            "last_ok_at": before.last_ok_at if failed or waiting else now,
             "failing_since": failing_since,
             "last_inbound_at": now if inbound else before.last_inbound_at,
             "usage": usage if usage is not None else before.usage,

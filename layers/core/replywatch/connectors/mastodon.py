@@ -100,7 +100,13 @@ class MastodonConnector:
             cursor[ACCOUNT] = str(account["id"])
         own = cursor[ACCOUNT]
         streams: list[tuple[str, str, list[tuple[str, str]], _Parser]] = [
-            (NOTIFICATIONS, f"{base}/api/v1/notifications", [("types[]", "mention")], partial(self._inbound, own=own)),
+            (
+                NOTIFICATIONS,
+                f"{base}/api/v1/notifications",
+                # 4.3+ filters private mentions from strangers by default: a customer's first DM
+                [("types[]", "mention"), ("include_filtered", "true")],
+                partial(self._inbound, own=own),
+            ),
             (
                 STATUSES,
                 f"{base}/api/v1/accounts/{cursor[ACCOUNT]}/statuses",

@@ -115,6 +115,15 @@ LEAD = Recipient(
     alert_kinds=frozenset({"warning", "overdue", "escalation"}),
 )
 
+NEGATIVE_ONLY = Recipient(
+    brand_id="acme",
+    recipient_id="agent",
+    name="Agent",
+    email="agent@acme.example",
+    phone="+447700900002",
+    alert_kinds=frozenset({"negative"}),
+)
+
 
 def test_one_warning_one_breach_and_one_escalation_per_message_under_racing_sweeps_and_redelivery(
     aws_env: None,
@@ -203,15 +212,7 @@ def test_a_late_sweep_sends_the_breach_not_the_stale_warning_and_an_answer_stops
 def test_storm_control_collapses_a_burst_into_one_summary(aws_env: None) -> None:
     notifier = RecordingNotifier()
     line = pipeline(notifier)
-    agent = Recipient(
-        brand_id="acme",
-        recipient_id="agent",
-        name="Agent",
-        email="agent@acme.example",
-        phone="+447700900002",
-        alert_kinds=frozenset({"negative"}),
-    )
-    setup_brand(line.state, agent, storm=StormControl(limit=3, window_minutes=15))
+    setup_brand(line.state, NEGATIVE_ONLY, storm=StormControl(limit=3, window_minutes=15))
     burst = [customer_message(n, NEGATIVE, T0 + timedelta(seconds=n)) for n in range(12)]
     for message in burst:
         store_and_process(line, message, T0 + timedelta(minutes=1))
@@ -337,14 +338,9 @@ def test_a_due_time_follows_business_hours_changed_after_it_was_counted(aws_env:
 def test_alerts_nobody_takes_do_not_use_up_the_storm_allowance(aws_env: None) -> None:
     notifier = RecordingNotifier()
     line = pipeline(notifier)
-    agent = Recipient(
-        brand_id="acme",
-        recipient_id="agent",
-        name="Agent",
-        email="agent@acme.example",
-        alert_kinds=frozenset({"negative"}),
+    setup_brand(
+        line.state, NEGATIVE_ONLY.model_copy(update={"phone": None}), storm=StormControl(limit=3, window_minutes=15)
     )
-    setup_brand(line.state, agent, storm=StormControl(limit=3, window_minutes=15))
     for n in range(3):
         store_and_process(line, customer_message(n, NEUTRAL), T0)
     line.sweeper.sweep(T0 + timedelta(minutes=49))  # three warnings that nobody takes

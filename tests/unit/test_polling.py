@@ -111,3 +111,126 @@ def test_a_paused_brands_sources_are_not_polled(fake_platform: None) -> None:
 
     assert messages.keys == {"acme#fake#fine-1"}
     assert state.states[("globex", "fine")] == SourceState()  # not touched
+
+
+# --- time: a source that never finishes, and a run that runs out -------------------------------------
+
+
+class SlowConnector:
+    """``trickles``: one page, then a host that never finishes answering. ``slow``: one page
+    after ``delay`` seconds (each call), then done."""
+
+    platform: ClassVar[str] = "slow"
+    default_base_url: ClassVar[str] = "https://slow.example"
+    budget: ClassVar[BudgetRule | None] = None
+    delay: float = 0.5
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    async def pages(self, ctx: PollContext) -> AsyncIterator[Page]:
+        self.order.append(ctx.source.source_id)
+        if ctx.source.source_id == "trickles":
+            yield Page(messages=[message(ctx.source, "t1")], cursor={"since": "t1"})
+            await asyncio.sleep(3600)  # a response that arrives a byte at a time
+            yield Page(messages=[message(ctx.source, "t2")], cursor={"since": "t2"})
+        else:
+            await asyncio.sleep(self.delay)
+            yield Page(messages=[message(ctx.source, f"{ctx.source.source_id}-1")], cursor={"since": "1"})
+
+
+@pytest.fixture
+def slow_platform() -> Iterator[SlowConnector]:
+    connector = SlowConnector()
+    REGISTRY["slow"] = connector
+    yield connector
+    del REGISTRY["slow"]
+
+
+def slow_source(source_id: str) -> Source:
+    return source(source_id).model_copy(update={"platform": "slow", "base_url": "https://slow.example"})
+
+
+def timed_run(poller: Poller, time_left: float | None = None) -> tuple[dict[str, str], int]:
+    async def go() -> tuple[dict[str, str], int]:
+        async with httpx.AsyncClient() as client:
+            report = await poller.poll_all(client, NOW, time_left=time_left)
+        return {item.source_id: item.health for item in report.sources}, report.deferred
+
+    return asyncio.run(go())
+
+
+def test_a_source_that_never_finishes_is_stopped_at_its_deadline_keeping_what_it_stored(
+    slow_platform: SlowConnector,
+) -> None:
+    state = MemoryState([slow_source("trickles"), slow_source("fine")])
+    messages = MemoryMessages()
+    poller = Poller(
+        messages=messages,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
+        retention=timedelta(days=30),
+        source_timeout=1.5,  # fine needs 0.5
+    )
+
+    health, deferred = timed_run(poller)
+
+    assert health == {"trickles": "error", "fine": "ok"} and deferred == 0
+    assert state.state_of("trickles").last_error == "PollTimeout"
+    assert state.state_of("trickles").cursor == {"since": "t1"}  # the page stored before it hung
+    assert messages.keys == {"acme#fake#t1", "acme#fake#fine-1"}
+
+
+class SlowSink(MemoryMessages):
+    def put_new(self, message: Message, *, ingested_at: datetime, expires_at: datetime) -> bool:
+        import time
+
+        time.sleep(0.4)  # DynamoDB having a slow moment, past the source's deadline
+        return super().put_new(message, ingested_at=ingested_at, expires_at=expires_at)
+
+
+def test_a_page_being_stored_when_the_deadline_passes_is_stored_and_its_cursor_saved(
+    slow_platform: SlowConnector,
+) -> None:
+    state = MemoryState([slow_source("trickles")])
+    messages = SlowSink()
+    poller = Poller(
+        messages=messages,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
+        retention=timedelta(days=30),
+        source_timeout=0.2,
+    )
+
+    health, _ = timed_run(poller)
+
+    assert health == {"trickles": "error"}
+    assert messages.keys == {"acme#fake#t1"}
+    assert state.state_of("trickles").cursor == {"since": "t1"}
+
+
+def test_sources_the_runs_time_does_not_cover_are_deferred_not_failed_and_go_first_next_run(
+    slow_platform: SlowConnector,
+) -> None:
+    state = MemoryState([slow_source(name) for name in ("a", "b", "c")])
+    messages = MemoryMessages()
+    poller = Poller(
+        messages=messages,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
+        retention=timedelta(days=30),
+        concurrency=1,
+    )
+
+    # a takes 0.5 s; the run ends while b is under way; c's turn never comes.
+    health, deferred = timed_run(poller, time_left=0.75)
+
+    assert health == {"a": "ok", "b": "deferred", "c": "deferred"} and deferred == 2
+    assert slow_platform.order == ["a", "b"]
+    assert state.state_of("b") == SourceState() and state.state_of("c") == SourceState()  # no error recorded
+    assert messages.keys == {"acme#fake#a-1"}
+
+    slow_platform.order.clear()
+    health, deferred = timed_run(poller)
+    assert slow_platform.order == ["b", "c", "a"]  # polled longest ago (never) first
+    assert health == {"a": "ok", "b": "ok", "c": "ok"} and deferred == 0

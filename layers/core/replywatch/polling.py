@@ -3,6 +3,15 @@
 Sources are polled at once up to ``concurrency``, and at most ``per_host`` at a time against
 one API host, so a thousand sources on one platform do not trip its per-IP limits. One source's
 failure never stops the others; what it means for the source is decided in :mod:`health`.
+
+Time. A host that answers a byte at a time never trips a request's timeout, so each source has
+``source_timeout`` seconds of requests, and the run as a whole the time it is given (the
+Lambda's, less a margin to save what it read): a source past its deadline is recorded as an
+error (``PollTimeout``) with its cursor at the last page stored. A source whose turn comes after
+the run's end, or that the run's end interrupts, is deferred: not its fault, so not an error; it
+resumes from its last page stored in the next run. Sources polled longest ago go first, so those
+deferred are the first of the next run. The deadlines stop requests only: a page being stored is
+always stored, and its cursor saved.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,6 +54,11 @@ class PollReport:
     sources: list[SourceReport] = field(default_factory=list)
 
     @property
+    def deferred(self) -> int:
+        """Due sources the run's time did not suffice for (not started, or interrupted)."""
+        return sum(source.health == DEFERRED for source in self.sources)
+
+    @property
     def stored(self) -> int:
         return sum(source.stored for source in self.sources)
 
@@ -58,9 +72,13 @@ class Poller:
     max_pages: int = 10
     concurrency: int = 64
     per_host: int = 16
+    source_timeout: float = 60.0  # seconds of requests per source and run
     notifier: Notifier | None = None  # source-health alerts; None: recorded, not sent
 
-    async def poll_all(self, client: httpx.AsyncClient, now: datetime) -> PollReport:
+    async def poll_all(self, client: httpx.AsyncClient, now: datetime, *, time_left: float | None = None) -> PollReport:
+        """Poll every due source; ``time_left`` (seconds) bounds the whole run."""
+        loop = asyncio.get_running_loop()
+        run_end = None if time_left is None else loop.time() + time_left
         sources = await asyncio.to_thread(self.state.list_sources)
         paused = await asyncio.to_thread(self._paused, {source.brand_id for source, _ in sources})
         due = [
@@ -70,6 +88,7 @@ class Poller:
             and source.brand_id not in paused
             and (state.resume_after is None or state.resume_after <= now)
         ]
+        due.sort(key=lambda pair: pair[1].last_polled_at or _NEVER)
         if paused:
             logger.info("brands paused: their sources are not polled", extra={"brands": sorted(paused)})
         limit = asyncio.Semaphore(self.concurrency)
@@ -77,8 +96,15 @@ class Poller:
 
         async def bounded(source: Source, state: SourceState) -> SourceReport:
             async with hosts[_host(source)], limit:
+                started = loop.time()
+                if run_end is not None and started >= run_end:  # no time left: first in the next run
+                    return SourceReport(source_id=source.source_id, brand_id=source.brand_id, health=DEFERRED)
+                own = started + self.source_timeout
+                deadline, run_ends_first = (own, False) if run_end is None or own <= run_end else (run_end, True)
                 try:
-                    return await self.poll_source(source, state, client, now)
+                    return await self.poll_source(
+                        source, state, client, now, deadline=deadline, run_ends_first=run_ends_first
+                    )
                 except Exception as error:  # storage trouble for one source: the others go on
                     logger.error(
                         "source poll could not be recorded",
@@ -91,7 +117,10 @@ class Poller:
                     return SourceReport(source_id=source.source_id, brand_id=source.brand_id, health=Health.ERROR.value)
 
         reports = await asyncio.gather(*(bounded(source, state) for source, state in due))
-        return PollReport(sources=list(reports))
+        report = PollReport(sources=list(reports))
+        if report.deferred:
+            logger.warning("the poll ran out of time: sources deferred", extra={"count": report.deferred})
+        return report
 
     def _paused(self, brand_ids: set[str]) -> set[str]:
         """The brands of these that are paused (``enabled`` false). A brand that cannot be read
@@ -108,8 +137,17 @@ class Poller:
         return paused
 
     async def poll_source(
-        self, source: Source, state: SourceState, client: httpx.AsyncClient, now: datetime
+        self,
+        source: Source,
+        state: SourceState,
+        client: httpx.AsyncClient,
+        now: datetime,
+        *,
+        deadline: float | None = None,
+        run_ends_first: bool = False,
     ) -> SourceReport:
+        """Poll one source; ``deadline`` (the event loop's clock) ends its requests, and is the
+        run's end rather than the source's own when ``run_ends_first``."""
         report = SourceReport(source_id=source.source_id, brand_id=source.brand_id, health=Health.OK.value)
         log = {"source_id": source.source_id, "brand_id": source.brand_id, "platform": source.platform}
         outcome, resume_after, error_name = Health.OK, None, None
@@ -131,7 +169,14 @@ class Poller:
                 backfill_from=now - timedelta(hours=source.backfill_hours),
                 meter=meter,
             )
-            async for page in connector.pages(ctx):
+            pages = connector.pages(ctx)
+            while True:
+                # Only the connector's requests are timed: a page being stored is stored.
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        page = await anext(pages)
+                except StopAsyncIteration:
+                    break
                 stored = await asyncio.to_thread(
                     ingest, self.messages, page.messages, now=now, retention=self.retention
                 )
@@ -151,6 +196,13 @@ class Poller:
         except RateLimited as limited:
             outcome, resume_after = Health.RATE_LIMITED, limited.retry_at
             logger.info("source rate limited", extra={**log, "retry_at": limited.retry_at.isoformat()})
+        except TimeoutError:
+            if run_ends_first:  # the run's time is up, not the source's: its pages so far are saved
+                logger.info("source deferred to the next run: the run's time is up", extra=log)
+                report.health = DEFERRED
+                return report
+            outcome, error_name = Health.ERROR, "PollTimeout"
+            logger.warning("source poll took too long: stopped at the last page stored", extra=log)
         except AuthFailed:
             outcome, error_name = Health.AUTH_FAILED, "AuthFailed"
             logger.warning("source credentials refused; reconnect it", extra=log)
@@ -223,6 +275,10 @@ class Poller:
                 extra={"source_id": source.source_id, "brand_id": source.brand_id, "incident": found.incident.value},
             )
         return health.remember(state, incidents, told), Delivery(sent=sent, failed=failed)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+DEFERRED = "deferred"  # a SourceReport's health when the run had no time for the source
 
 
 def _host(source: Source) -> str:

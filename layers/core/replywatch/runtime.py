@@ -39,6 +39,7 @@ class Settings(BaseModel):
     poll_concurrency: Annotated[int, Field(alias="POLL_CONCURRENCY", default=64, gt=0)]
     poll_per_host: Annotated[int, Field(alias="POLL_PER_HOST", default=16, gt=0)]
     http_timeout_seconds: Annotated[float, Field(alias="HTTP_TIMEOUT_SECONDS", default=10.0, gt=0)]
+    poll_source_timeout_seconds: Annotated[float, Field(alias="POLL_SOURCE_TIMEOUT_SECONDS", default=60.0, gt=0)]
     classifier: Annotated[Literal["offline", "comprehend", "bedrock"], Field(alias="CLASSIFIER", default="offline")]
     bedrock_model_id: Annotated[str | None, Field(alias="BEDROCK_MODEL_ID", default=None)]
     dashboard_access: Annotated[Literal["iam-only", "api-keys"], Field(alias="DASHBOARD_ACCESS", default="iam-only")]
@@ -117,6 +118,7 @@ class Runtime:
             max_pages=self.settings.max_pages_per_source,
             concurrency=self.settings.poll_concurrency,
             per_host=self.settings.poll_per_host,
+            source_timeout=self.settings.poll_source_timeout_seconds,
             notifier=self.notifier,
         )
 

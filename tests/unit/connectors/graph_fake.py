@@ -48,6 +48,16 @@ def graph_error(code: int, message: str, status: int = 400, headers: dict[str, s
     return httpx.Response(status, json=body, headers=headers)
 
 
+def no_such_object(object_id: str) -> httpx.Response:
+    """Graph's answer for an id that does not exist (a deleted post, medium or comment)."""
+    message = (
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to"
+        " missing permissions, or does not support this operation."
+    )
+    body = {"error": {"message": message, "type": "GraphMethodException", "code": 100, "error_subcode": 33}}
+    return httpx.Response(400, json={"error": {**body["error"], "fbtrace_id": "AfakeTrace"}})
+
+
 def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"position:{position}".encode()).decode()
 
@@ -97,11 +107,14 @@ class FakeGraph:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
         body = self.route(path, request)
+        if isinstance(body, httpx.Response):
+            return body
         if body is None:
             return graph_error(100, "Unsupported get request.", headers={"Content-Type": "application/json"})
         return httpx.Response(200, json=body, headers=self.headers)
 
-    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | None:
+    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | httpx.Response | None:
+        """A path's JSON body, or a whole answer (an error), or None for a path Graph does not know."""
         raise NotImplementedError
 
     def requests_to(self, path: str) -> list[httpx.Request]:

@@ -43,6 +43,7 @@ from tests.unit.connectors.graph_fake import (
     fixture,
     graph_error,
     graph_time,
+    no_such_object,
     parse_graph_time,
 )
 
@@ -114,7 +115,7 @@ class FakePage(FakeGraph):
     posts: list[dict] = field(default_factory=list)
     conversations: list[dict] = field(default_factory=list)
 
-    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | None:
+    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | httpx.Response | None:
         params = request.url.params
         if path == FEED:
             return self.feed(request)
@@ -122,7 +123,7 @@ class FakePage(FakeGraph):
             assert params["filter"] == "stream" and params["order"] == "reverse_chronological"
             found = [p for p in self.posts if p["id"] == path.removesuffix("/comments")]
             if not found:
-                return None
+                return no_such_object(path.removesuffix("/comments"))
             comments = newest_first(found[0]["comments"])
             return cursor_page(comments, self.start(request), int(params["limit"]), f"{BASE}/{path}?filter=stream")
         if path == CONVERSATIONS:
@@ -151,11 +152,12 @@ class FakePage(FakeGraph):
         since = int(params.get("since", "0"))
         posts = newest_first([p for p in self.posts if parse_graph_time(p["created_time"]).timestamp() >= since])
         token = params.get("__paging_token")
-        start = decode_cursor(token) if token else 0
-        if start is None:  # a fixture's token: past the end of what the fake holds
+        if token and decode_cursor(token) is None:  # a fixture's token: past the end of what the fake holds
             return {"data": []}
-        if token:
-            assert int(params["until"]) == int(parse_graph_time(posts[start - 1]["created_time"]).timestamp())
+        start = 0
+        if token:  # paged by time, as Graph does: a post deleted meanwhile moves nothing
+            until = int(params["until"])
+            start = sum(1 for p in posts if parse_graph_time(p["created_time"]).timestamp() >= until)
         limit = int(params["limit"])
         chunk = posts[start : start + limit]
         data = []
@@ -580,3 +582,31 @@ def test_one_request_a_poll_still_reads_everything_once_jobs_included() -> None:
     assert len(got) == len(set(got)) and set(got) == everything(fake)
     # Four comment requests: three feed pages and the post read on.
     assert len(fake.requests) - len(fake.requests_to(CONVERSATIONS)) == 4
+
+
+# --- deleted parents ------------------------------------------------------------------------------------
+
+
+def test_a_post_deleted_while_its_comments_are_read_on_is_dropped_and_the_stream_goes_on() -> None:
+    fake = busy_page()
+    first, error = poll(fake, max_pages=1)  # the first feed page, leaving the busy post's comments to read on
+    assert error is None and f"{PAGE_ID}_2055/comments" in first[-1].cursor["comments_scan"]
+
+    fake.posts = [p for p in fake.posts if p["id"] != f"{PAGE_ID}_2055"]  # deleted before the next poll
+    fake.requests.clear()
+    second, error = poll(fake, cursor=first[-1].cursor)
+    assert error is None, "a deleted post must not fail the poll (it would fail every poll after)"
+    assert len(fake.requests_to(f"{PAGE_ID}_2055/comments")) == 1
+    assert "comments_scan" not in second[-1].cursor, "the scan finished without the deleted post"
+    got = platform_ids(first) + platform_ids(second)
+    assert everything(fake) <= set(got), "every other post's comments and every conversation still read"
+
+    fake.requests.clear()
+    poll(fake, cursor=second[-1].cursor)
+    assert fake.requests_to(f"{PAGE_ID}_2055/comments") == []
+
+
+def test_a_page_that_does_not_exist_is_an_error_not_a_dropped_job() -> None:
+    fake = FakePage(scripted={FEED: [no_such_object(PAGE_ID)]})
+    _, error = poll(fake)
+    assert type(error) is ConnectorError

@@ -40,6 +40,7 @@ from tests.unit.connectors.graph_fake import (
     embedded_limit,
     fixture,
     graph_time,
+    no_such_object,
 )
 
 NOW = datetime(2026, 11, 23, 13, 0, 0, tzinfo=UTC)
@@ -98,7 +99,7 @@ class FakeInstagram(FakeGraph):
     media: list[dict] = field(default_factory=list)
     username: str = "acme"
 
-    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | None:
+    def route(self, path: str, request: httpx.Request) -> dict[str, Any] | httpx.Response | None:
         params = request.url.params
         if path == IG_USER_ID:
             return {"id": IG_USER_ID, "username": self.username}
@@ -109,14 +110,14 @@ class FakeInstagram(FakeGraph):
         if path.endswith("/comments"):
             found = [item for item in self.media if item["id"] == path.removesuffix("/comments")]
             if not found:
-                return None
+                return no_such_object(path.removesuffix("/comments"))
             comments = [self.render_comment(item, params["fields"]) for item in oldest_first(found[0]["comments"])]
             return cursor_page(comments, self.start(request), int(params["limit"]), f"{BASE}/{path}")
         if path.endswith("/replies"):
             comment_id = path.removesuffix("/replies")
             found = [c for item in self.media for c in item["comments"] if c["id"] == comment_id]
             if not found:
-                return None
+                return no_such_object(comment_id)
             replies = [self.plain(reply) for reply in oldest_first(found[0]["replies"])]
             return cursor_page(replies, self.start(request), int(params["limit"]), f"{BASE}/{path}")
         return None
@@ -468,3 +469,24 @@ def test_a_busy_medium_keeps_the_cursor_small_and_reads_every_comment_at_least_o
     # duplicate, stored once; the newest MAX_IDS are not read twice.
     assert set(second) == {c["id"] for c in late} | {c["id"] for c in crowd[: 2 * MAX_IDS]}
     assert len(second) == len(set(second))
+
+
+# --- deleted parents ------------------------------------------------------------------------------------
+
+
+def test_a_comment_deleted_while_its_replies_are_read_on_is_dropped_and_the_scan_goes_on() -> None:
+    fake = busy_account()
+    first, error = poll(fake, max_pages=1)  # the first media page: m28's comments and m29_c's replies left
+    assert error is None and "m29_c/replies" in first[-1].cursor["comments_scan"]
+
+    fake.media[29]["comments"] = []  # the customer deleted the comment, and its replies went with it
+    fake.requests.clear()
+    second, error = poll(fake, cursor=first[-1].cursor)
+    assert error is None, "a deleted comment must not fail the poll (it would fail every poll after)"
+    assert len(fake.requests_to("m29_c/replies")) == 1
+    assert "comments_scan" not in second[-1].cursor
+    assert everything(fake) <= set(platform_ids(first) + platform_ids(second))
+
+    fake.requests.clear()
+    poll(fake, cursor=second[-1].cursor)
+    assert fake.requests_to("m29_c/replies") == []

@@ -3,7 +3,8 @@
 Errors. Graph says what went wrong in the JSON error body, whatever the HTTP status: a
 throttled call may come back as 400 or 403, an expired token as 400. So the body is read
 first (codes 4, 17, 32, 341, 613 and the 80000s are throttling, 190 an unusable token, 10
-and 200-299 a missing permission) and the status only when there is no Graph error.
+and 200-299 a missing permission, 100 with subcode 33 an object that does not exist) and the
+status only when there is no Graph error.
 
 Usage. Answers carry X-App-Usage, X-Page-Usage and X-Business-Use-Case-Usage: JSON with
 percentages of the allowance spent (call_count, total_time, total_cputime) and, when
@@ -23,7 +24,9 @@ became visible while the scan ran is read by the next one; the ids read at or af
 mark are kept to skip them then. At most ``MAX_IDS`` of them, the newest, so that a busy
 Page's cursor stays small (the source's state is one DynamoDB item, 400 KB at most): the mark
 does not move for those forgotten, so the next scan reads them again (stored once, as ingest
-is idempotent) and never passes over a child it has not read.
+is idempotent) and never passes over a child it has not read. A job whose parent was deleted
+since it was listed (Graph: the object does not exist) is dropped: its children went with it,
+and asking again would stall the stream on it for ever.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613})
 BUSINESS_USE_CASE_CODES = range(80000, 81000)  # 80001 Pages, 80002 Instagram, 80006 Messenger, ...
 TOKEN_CODES = frozenset({102, 190})  # 190: OAuthException, the token expired, was revoked or is invalid
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
+GONE = (100, 33)  # code, error_subcode: "Object with ID ... does not exist, cannot be loaded ..."
 USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage", "x-page-usage")
 USAGE_FIELDS = ("call_count", "total_time", "total_cputime")
 NEAR_LIMIT_PERCENT = 95.0
@@ -63,6 +67,10 @@ INVALID = (ValidationError, TypeError, ValueError)  # what reading a malformed i
 
 
 # --- requests and their errors -------------------------------------------------------------------
+
+
+class ObjectGone(ConnectorError):
+    """Graph says the object asked for does not exist (deleted, or never visible to this token)."""
 
 
 async def graph_get(ctx: PollContext, path: str, params: list[tuple[str, str]]) -> tuple[dict[str, Any], httpx.Headers]:
@@ -101,6 +109,8 @@ def raise_for_graph_error(response: httpx.Response, now: datetime) -> None:
         raise AuthFailed(f"Graph error {code}")
     if code in PERMISSION_CODES:
         raise AuthFailed(f"Graph permission error {code}")
+    if (code, _int(error.get("error_subcode"))) == GONE:
+        raise ObjectGone(f"Graph error {code}/{GONE[1]}: no such object (HTTP {response.status_code})")
     # Not the message: it may quote the request.
     raise ConnectorError(f"Graph error {code} (HTTP {response.status_code})")
 
@@ -373,9 +383,21 @@ async def run_scan(ctx: PollContext, cursor: dict[str, str], walk: Walk) -> Asyn
         scan.started = ctx.now
     for _ in range(ctx.max_pages):
         if scan.jobs:
-            step = await walk.job(ctx, scan, scan.jobs.pop(0))
+            job = scan.jobs.pop(0)
+            try:
+                step = await walk.job(ctx, scan, job)
+            except ObjectGone:
+                # The parent was deleted after it was listed: nothing of it is left to read.
+                logger.info(
+                    "parent gone: its further children are not read",
+                    extra={"source_id": ctx.source.source_id, "item_id": job.path.split("/")[0], "stream": walk.name},
+                )
+                step = Step(headers={})
         else:
-            step = await walk.listing(ctx, scan, scan.after or "")
+            try:
+                step = await walk.listing(ctx, scan, scan.after or "")
+            except ObjectGone as gone:  # the Page or account itself: its id option is wrong
+                raise ConnectorError(f"the {walk.name} list's owner does not exist for this token") from gone
             scan.after = step.next_after
         scan.jobs[:0] = step.jobs
         complete = not scan.jobs and scan.after is None

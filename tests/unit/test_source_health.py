@@ -14,7 +14,7 @@ import pytest
 
 from replywatch.alerts import AlertContent
 from replywatch.connectors import REGISTRY, AuthFailed, ConnectorError, Page, PollContext
-from replywatch.connectors.base import BudgetExhausted, BudgetRule, Meter, daily_pacific, monthly_utc
+from replywatch.connectors.base import BudgetExhausted, BudgetRule, Meter, PartlyFailed, daily_pacific, monthly_utc
 from replywatch.health import Incident, open_incidents
 from replywatch.models import Health, Message, MessageKind, Recipient, Source, SourceState, Usage
 from replywatch.polling import Poller
@@ -27,7 +27,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 class Behaviour:
     """What the fake platform does on each poll, per source id."""
 
-    outcome: dict[str, str] = field(default_factory=dict)  # ok | auth | error | silent
+    outcome: dict[str, str] = field(default_factory=dict)  # ok | auth | error | silent | capped | partly
     reads: int = 30  # metered posts each poll reads
 
 
@@ -55,6 +55,8 @@ class FakeConnector:
         ctx.meter.spend(spent)
         messages = [] if outcome == "silent" else [message(ctx, f"{ctx.now:%H%M%S}")]
         yield Page(messages=messages, cursor={"since": f"{ctx.now:%H%M%S}"})
+        if outcome == "partly":  # a stream the brand named is refused; the rest was read
+            raise PartlyFailed("one stream refused")
 
 
 def message(ctx: PollContext, platform_id: str) -> Message:
@@ -252,6 +254,18 @@ def test_a_failing_source_is_retried_less_often_the_longer_it_fails() -> None:
     assert resume is not None
     assert poll(poller, resume) == {"acme-x": "ok"}
     assert state.state_of("acme-x").resume_after is None
+
+
+def test_a_source_failing_in_part_is_polled_every_run_and_its_admins_are_told_once() -> None:
+    poller, state, outbox = setup(source("acme-x", monthly_read_budget="100000"))
+    BEHAVIOUR.outcome["acme-x"] = "partly"
+    polled = [minute for minute in range(0, 60) if poll(poller, NOW + timedelta(minutes=minute))]
+    assert polled == list(range(60)), "what it does read is read every minute, not backed off"
+    after = state.state_of("acme-x")
+    assert after.health is Health.ERROR and after.last_error == "PartlyFailed"
+    assert after.failing_since == NOW and after.resume_after is None
+    assert len(poller.messages.keys) == 60  # type: ignore[attr-defined]
+    assert [to for to, _ in subjects(outbox)] == ["admin@acme.example"], "one failing alert, to the admin"
 
 
 def test_the_platforms_own_cap_alerts_that_polling_stopped_even_below_our_budget() -> None:

@@ -44,14 +44,16 @@ def advance(
     resume_after: datetime | None,
     usage: Usage | None,
     cursor: dict[str, str],
+    partial: bool = False,
 ) -> SourceState:
-    """The state after one poll."""
+    """The state after one poll; ``partial``: it failed after reading everything else, so it
+    is not retried less often."""
     failed = health in FAILED
     # Held back (rate limit, read budget) says nothing of whether the source works: a failure
     # goes on being one, and its alert is not sent again when the next error comes.
     waiting = health in (Health.RATE_LIMITED, Health.BUDGET_EXHAUSTED)
     failing_since = (before.failing_since or now) if failed else before.failing_since if waiting else None
-    if failed and resume_after is None and failing_since is not None:
+    if failed and not partial and resume_after is None and failing_since is not None:
         resume_after = now + min(MAX_RETRY_INTERVAL, (now - failing_since) / 4)
     return before.model_copy(
         update={

@@ -28,7 +28,7 @@ import httpx
 from replywatch import health
 from replywatch.alerts import Delivery, Notifier, fan_out, render_source
 from replywatch.connectors import AuthFailed, ConnectorError, PollContext, RateLimited, connector_for
-from replywatch.connectors.base import BudgetExhausted, Meter
+from replywatch.connectors.base import BudgetExhausted, Meter, PartlyFailed
 from replywatch.ingest import ingest
 from replywatch.models import AlertKind, Health, Source, SourceState
 from replywatch.ports import MessageSink, SecretReader, SourceRepository
@@ -153,6 +153,7 @@ class Poller:
         outcome, resume_after, error_name = Health.OK, None, None
         meter: Meter | None = None
         inbound = False
+        partial = False
         cursor = dict(state.cursor)
         try:
             connector = connector_for(source.platform)
@@ -208,6 +209,7 @@ class Poller:
             logger.warning("source credentials refused; reconnect it", extra=log)
         except ConnectorError as error:
             outcome, error_name = Health.ERROR, type(error).__name__
+            partial = isinstance(error, PartlyFailed)
             logger.warning("source poll failed", extra={**log, "error": str(error)})
         except Exception as error:  # one source's surprise must not stop the others
             outcome, error_name = Health.ERROR, type(error).__name__
@@ -223,6 +225,7 @@ class Poller:
             resume_after=resume_after,
             usage=meter.usage if meter else None,
             cursor=cursor,
+            partial=partial,
         )
         try:
             state, delivery = await asyncio.to_thread(self._tell_admins, source, state, now)

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from replywatch.connectors import REGISTRY
-from replywatch.connectors.base import AuthFailed, ConnectorError, RateLimited, SessionCache
-from replywatch.connectors.reddit import RedditConnector
+from replywatch.connectors.base import AuthFailed, ConnectorError, PartlyFailed, RateLimited, SessionCache
+from replywatch.connectors.reddit import RedditConnector, SubredditRefused
 from replywatch.models import MessageKind
 from tests.support.connectors import (
     Poll,
@@ -458,8 +458,24 @@ def test_a_subreddit_option_that_names_no_subreddit_fails_before_any_request() -
 def test_a_private_subreddit_is_a_connector_error_not_a_refused_token() -> None:
     fake = FakeReddit(scripted={"/r/secret/search": [httpx.Response(403, json=fixture("forbidden.json"))]})
     result = poll(fake, options={"subreddits": "secret", "keywords": "acme"})
-    assert type(result.error) is ConnectorError
+    assert isinstance(result.error, SubredditRefused) and "/r/secret/search" in str(result.error)
+    assert not isinstance(result.error, AuthFailed)
     assert len(result.pages) == 4  # the inbox streams before it were read and kept
+
+
+def test_a_refused_subreddit_stops_only_its_own_stream_and_the_poll_then_names_it() -> None:
+    fake = FakeReddit(
+        listings={"/r/gadgets/search": [fixture("link.json")]},
+        scripted={"/r/secret/search": [httpx.Response(403, json=fixture("forbidden.json"))]},
+    )
+    # private (403) and banned (404: the fake knows no /r/gone) come before a subreddit that answers
+    result = poll(fake, options={"subreddits": "secret, gone, gadgets", "keywords": "acme"})
+
+    assert isinstance(result.error, PartlyFailed), "the source is not retried less often for it"
+    assert "/r/secret/search" in str(result.error) and "/r/gone/search" in str(result.error)
+    assert "/r/gadgets" not in str(result.error)
+    assert result.ids[-1] == "t3_1pa1b2c", "the subreddit after the refused ones was still read"
+    assert "search_gadgets" in result.cursor and "search_secret" not in result.cursor
 
 
 # --- malformed items -----------------------------------------------------------------------------------------------

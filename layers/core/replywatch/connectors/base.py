@@ -38,6 +38,12 @@ class BudgetExhausted(RateLimited):
     """The source's metered allowance for this period is spent: poll again when it resets."""
 
 
+class PartlyFailed(ConnectorError):
+    """Raised after every other stream was read: one stream (a subreddit the brand named, say)
+    failed. The source counts as failing, and its admins hear of it, but it is not polled less
+    often: what it does read goes on being read every run."""
+
+
 class AuthFailed(ConnectorError):
     """The token was refused (or the secret is unusable): someone has to reconnect the source."""
 

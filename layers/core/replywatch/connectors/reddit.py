@@ -21,6 +21,9 @@ web app authorised with scopes identity, history, privatemessages, read); the ac
 refreshed at ``token_url`` with HTTP basic auth and kept in ``ctx.sessions``. Every request carries
 a User-Agent (option ``user_agent``), as Reddit requires.
 
+A subreddit that refuses (private, banned, quarantined: 403 or 404) stops only its own stream:
+the others are read, and the poll then fails naming it, so the brand's admins hear of it once.
+
 Rate limits: Reddit counts requests per 10-minute window and says so in ``X-Ratelimit-Remaining`` and
 ``X-Ratelimit-Reset`` (seconds until the window ends, not a time). The poll stops before the last
 request of the window is spent and resumes when it ends; a 429 waits the same way.
@@ -44,6 +47,7 @@ from replywatch.connectors.base import (
     BudgetRule,
     ConnectorError,
     Page,
+    PartlyFailed,
     PollContext,
     RateLimited,
     credentials,
@@ -106,6 +110,14 @@ class _Data(BaseModel):
         return f"t3_{found.group(1)}" if found else None
 
 
+class _Refused(ConnectorError):
+    """A subreddit's listing was refused: that subreddit's doing, not the token's."""
+
+
+class SubredditRefused(PartlyFailed):
+    """Subreddits in the ``subreddits`` option refused (private, banned, quarantined)."""
+
+
 class _Thing(BaseModel):
     kind: str
     data: _Data
@@ -145,13 +157,23 @@ class RedditConnector:
             _Stream("brand_comments", f"/user/{username}/comments", (("sort", "new"),), "t1", "brand"),
             *searches,
         ]
+        refused: list[str] = []
         for stream in streams:
 
             async def fetch(scan: Scan, after: str | None, stream: _Stream = stream) -> Fetched:
                 return await self._listing(ctx, api, stream, username, scan, after)
 
-            async for page in scan_pages(ctx, cursor, stream.name, fetch, settle=stream.settle):
-                yield page
+            try:
+                async for page in scan_pages(ctx, cursor, stream.name, fetch, settle=stream.settle):
+                    yield page
+            except _Refused as error:
+                logger.warning(
+                    "subreddit refused; the other streams are read",
+                    extra={"source_id": ctx.source.source_id, "stream": stream.name, "error": str(error)},
+                )
+                refused.append(stream.path)
+        if refused:
+            raise SubredditRefused(f"Reddit refused {', '.join(refused)}: check the subreddits option")
 
     async def _listing(
         self, ctx: PollContext, api: _Api, stream: _Stream, username: str, scan: Scan, after: str | None
@@ -268,7 +290,7 @@ class _Api:
         if response.status_code == 429:
             raise RateLimited(_retry_at(response.headers, ctx.now))
         if response.status_code in (403, 404) and not refused_means_auth:
-            raise ConnectorError(f"Reddit refused {path}: HTTP {response.status_code}")
+            raise _Refused(f"HTTP {response.status_code}")
         return json_body(check(response, ctx.now))
 
     def _note(self, headers: Mapping[str, str]) -> None:

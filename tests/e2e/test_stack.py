@@ -112,10 +112,16 @@ def test_api_serves_its_openapi_document(stack: LocalStack) -> None:
 
 
 def test_function_logs_never_hold_message_text_tokens_or_phone_numbers(stack: LocalStack, demo_run: DemoRun) -> None:
-    logs = stack.client("logs")
+    logs, functions = stack.client("logs"), stack.client("lambda")
     lines = []
     for output in ("PollFunctionName", "ProcessFunctionName", "SweepFunctionName", "ApiFunctionName"):
-        group = f"/aws/lambda/{stack.outputs[output]}"
+        # the stack's own log group (kept LogRetentionDays), not Lambda's default /aws/lambda/<name>
+        group = functions.get_function_configuration(FunctionName=stack.outputs[output])["LoggingConfig"]["LogGroup"]
+        assert not group.startswith("/aws/lambda/"), group
+        (described,) = [
+            g for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] if g["logGroupName"] == group
+        ]
+        assert described["retentionInDays"] == 30
         for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
             lines += [event["message"] for event in page["events"]]
     text = "\n".join(lines)

@@ -45,6 +45,17 @@ def test_functions_run_python_313_on_a_parameterised_architecture_defaulting_to_
     assert globals_["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
 
 
+def test_every_function_logs_to_its_own_group_kept_for_a_parameterised_time() -> None:
+    groups = set()
+    for name, body in functions().items():
+        group = body["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resource(group)["Type"] == "AWS::Logs::LogGroup", name
+        assert resource(group)["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        groups.add(group)
+    assert len(groups) == len(functions()), "one group per function: an operator reads one function's logs"
+    assert template()["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
 def test_poll_and_sweep_run_on_schedules_whose_rate_is_a_parameter() -> None:
     for function, parameter in (("PollFunction", "PollSchedule"), ("SweepFunction", "SweepSchedule")):
         event = resource(function)["Properties"]["Events"]["Schedule"]

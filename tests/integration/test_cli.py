@@ -190,3 +190,62 @@ def test_a_recipient_and_a_source_are_removed(aws_env: None, capsys: pytest.Capt
     assert "DeletedDate" not in kept
     assert "DeletedDate" in secrets.describe_secret(SecretId="replywatch/acme/old")
     assert main([*table, "remove-source", "acme", "old"]) == 1
+
+
+def test_a_brand_is_removed_with_its_sources_recipients_and_keys_after_a_dry_run(
+    aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = ["--state-table", aws.STATE_TABLE]
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    secrets = boto3.client("secretsmanager", region_name=aws.REGION)
+    for brand in ("acme", "globex"):
+        assert main([*table, "add-brand", brand, brand.title()]) == 0
+        assert main([*table, "add-recipient", brand, "lead", "Lead", "--email", f"lead@{brand}.example"]) == 0
+        with patch("sys.stdin", io.StringIO("token")):
+            assert main([*table, "add-source", brand, "main", "mastodon", "https://mastodon.example"]) == 0
+    assert main([*table, "api-key", "create", "--brand", "acme", "--name", "wall"]) == 0
+    assert main([*table, "api-key", "create", "--brand", "acme", "--brand", "globex", "--name", "agency"]) == 0
+    capsys.readouterr()
+
+    assert main([*table, "remove-brand", "acme"]) == 0  # without --yes: only what would go
+    plan = json.loads(capsys.readouterr().out)["would_remove"]
+    assert plan["sources"] == ["main"] and plan["recipients"] == ["lead"]
+    assert len(plan["keys_revoked"]) == 1 and len(plan["keys_narrowed"]) == 1
+    assert state.get_brand("acme") is not None and len(state.list_sources()) == 2
+
+    assert main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"]) == 0
+    assert state.get_brand("acme") is None and state.get_brand("globex") is not None
+    assert [(source.brand_id, source.source_id) for source, _ in state.list_sources()] == [("globex", "main")]
+    assert state.list_recipients("acme") == [] and len(state.list_recipients("globex")) == 1
+    (key,) = state.list_api_keys()
+    assert key.name == "agency" and key.brands == {"globex"}, "the agency's key still reads globex"
+    assert "DeletedDate" in secrets.describe_secret(SecretId="replywatch/acme/main")
+    assert "DeletedDate" not in secrets.describe_secret(SecretId="replywatch/globex/main")
+
+    capsys.readouterr()
+    assert main([*table, "remove-brand", "acme", "--yes"]) == 1
+    assert "no brand 'acme'" in capsys.readouterr().err
+
+
+def test_an_interrupted_brand_removal_is_finished_by_running_it_again(aws_env: None) -> None:
+    table = ["--state-table", aws.STATE_TABLE]
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    assert main([*table, "add-brand", "acme", "Acme"]) == 0
+    assert main([*table, "add-recipient", "acme", "lead", "Lead", "--email", "lead@acme.example"]) == 0
+    with patch("sys.stdin", io.StringIO("token")):
+        assert main([*table, "add-source", "acme", "main", "mastodon", "https://mastodon.example"]) == 0
+
+    secrets = boto3.client("secretsmanager", region_name=aws.REGION)
+
+    with patch.object(StateStore, "remove_source", side_effect=RuntimeError("throttled")):
+        with pytest.raises(RuntimeError):
+            main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])
+    assert "DeletedDate" in secrets.describe_secret(SecretId="replywatch/acme/main")
+    assert len(state.list_sources()) == 1 and state.get_brand("acme") is not None
+    with patch.object(StateStore, "remove_recipient", side_effect=RuntimeError("throttled")):
+        with pytest.raises(RuntimeError):
+            main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])  # the secret: marked already
+    assert state.list_sources() == [] and state.get_brand("acme") is not None  # sources went first
+
+    assert main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"]) == 0
+    assert state.get_brand("acme") is None and state.list_recipients("acme") == []

@@ -173,6 +173,20 @@ def _parser() -> argparse.ArgumentParser:
         "--delete-secret", action="store_true", help="also delete its token from Secrets Manager (7-day recovery)"
     )
 
+    offboard = commands.add_parser(
+        "remove-brand",
+        help="stop everything for a brand: its sources, recipients and dashboard keys go",
+        description="Stops polling, alerting and serving a brand: removes its sources, recipients and"
+        " dashboard keys (a key for other brands too keeps those), then the brand. Its messages and statistics"
+        " stay in the messages table until they expire (RetentionDays). To stop for a while instead, use"
+        " add-brand --pause. Running it again finishes a removal that was interrupted.",
+    )
+    offboard.add_argument("brand_id")
+    offboard.add_argument(
+        "--delete-secrets", action="store_true", help="also delete its sources' tokens from Secrets Manager"
+    )
+    offboard.add_argument("--yes", action="store_true", help="do it (without it: say what would be removed)")
+
     commands.add_parser("list", help="brands, sources (with health) and recipients")
 
     history = commands.add_parser(
@@ -429,6 +443,51 @@ def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> in
     return 0
 
 
+def remove_brand(state: StateStore, session: boto3.session.Session, args: argparse.Namespace) -> int:
+    """Sources first (no more polls), then recipients (no more alerts) and keys, the brand last:
+    an interrupted run leaves the brand listed, and running again finishes the job."""
+    brand_id = args.brand_id
+    sources = [source for source, _ in state.list_sources() if source.brand_id == brand_id]
+    recipients = state.list_recipients(brand_id)
+    keys = [key for key in state.list_api_keys() if brand_id in key.brands]
+    brand = state.get_brand(brand_id)
+    if brand is None and not (sources or recipients or keys):
+        print(f"no brand {brand_id!r}", file=sys.stderr)
+        return 1
+    plan = {
+        "brand": brand_id,
+        "sources": [source.source_id for source in sources],
+        "secrets_deleted": [source.token_secret for source in sources] if args.delete_secrets else [],
+        "recipients": [recipient.recipient_id for recipient in recipients],
+        "keys_revoked": [key.key_id for key in keys if key.brands == {brand_id}],
+        "keys_narrowed": [key.key_id for key in keys if key.brands != {brand_id}],
+    }
+    if not args.yes:
+        print(json.dumps({"would_remove": plan}, indent=2))
+        print("Nothing was removed: run again with --yes.", file=sys.stderr)
+        return 0
+    secrets = session.client("secretsmanager") if args.delete_secrets else None
+    for source in sources:
+        # The secret before the source: an interrupted run still lists the source, and the next
+        # deletes what is left (a source gone first would leave its secret behind for good).
+        if secrets is not None:
+            try:
+                secrets.delete_secret(SecretId=source.token_secret, RecoveryWindowInDays=7)
+            except (secrets.exceptions.ResourceNotFoundException, secrets.exceptions.InvalidRequestException):
+                pass  # gone already, or marked for deletion by an earlier, interrupted run
+        state.remove_source(brand_id, source.source_id)
+    for recipient in recipients:
+        state.remove_recipient(brand_id, recipient.recipient_id)
+    for key in keys:
+        if key.brands == {brand_id}:
+            state.delete_api_key(key.key_id)
+        else:
+            state.put_api_key(key.model_copy(update={"brands": key.brands - {brand_id}}))
+    state.remove_brand(brand_id)
+    print(json.dumps({"removed": plan}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -509,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             if args.delete_secret:
                 session.client("secretsmanager").delete_secret(SecretId=removed.token_secret, RecoveryWindowInDays=7)
+        elif args.command == "remove-brand":
+            return remove_brand(state, session, args)
         elif args.command == "api-key":
             return api_key(state, args, now=datetime.now(UTC))
         else:

@@ -937,6 +937,10 @@ class StateStore:
             return None
         return Source.model_validate({name: value for name, value in item.items() if name in Source.model_fields})
 
+    def remove_brand(self, brand_id: str) -> bool:
+        """Forget the brand itself (after its sources, recipients and keys). False: it was not there."""
+        return self._delete(BRANDS_PK, brand_id) is not None
+
     # --- dashboard keys (a digest of the secret only: see replywatch.apikeys) -------------------
 
     def put_api_key(self, key: ApiKey) -> None:

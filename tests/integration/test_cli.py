@@ -237,14 +237,15 @@ def test_an_interrupted_brand_removal_is_finished_by_running_it_again(aws_env: N
 
     secrets = boto3.client("secretsmanager", region_name=aws.REGION)
 
-    with patch.object(StateStore, "remove_source", side_effect=RuntimeError("throttled")):
-        with pytest.raises(RuntimeError):
-            main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])
+    with patch.object(StateStore, "remove_source", side_effect=RuntimeError("throttled")), pytest.raises(RuntimeError):
+        main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])
     assert "DeletedDate" in secrets.describe_secret(SecretId="replywatch/acme/main")
     assert len(state.list_sources()) == 1 and state.get_brand("acme") is not None
-    with patch.object(StateStore, "remove_recipient", side_effect=RuntimeError("throttled")):
-        with pytest.raises(RuntimeError):
-            main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])  # the secret: marked already
+    with (
+        patch.object(StateStore, "remove_recipient", side_effect=RuntimeError("throttled")),
+        pytest.raises(RuntimeError),
+    ):
+        main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"])  # the secret: marked already
     assert state.list_sources() == [] and state.get_brand("acme") is not None  # sources went first
 
     assert main([*table, "remove-brand", "acme", "--yes", "--delete-secrets"]) == 0

@@ -16,6 +16,7 @@ Tokens are read from standard input and stored in AWS Secrets Manager under
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -471,10 +472,10 @@ def remove_brand(state: StateStore, session: boto3.session.Session, args: argpar
         # The secret before the source: an interrupted run still lists the source, and the next
         # deletes what is left (a source gone first would leave its secret behind for good).
         if secrets is not None:
-            try:
+            # gone already, or marked for deletion by an earlier, interrupted run
+            gone = (secrets.exceptions.ResourceNotFoundException, secrets.exceptions.InvalidRequestException)
+            with contextlib.suppress(*gone):
                 secrets.delete_secret(SecretId=source.token_secret, RecoveryWindowInDays=7)
-            except (secrets.exceptions.ResourceNotFoundException, secrets.exceptions.InvalidRequestException):
-                pass  # gone already, or marked for deletion by an earlier, interrupted run
         state.remove_source(brand_id, source.source_id)
     for recipient in recipients:
         state.remove_recipient(brand_id, recipient.recipient_id)

@@ -104,6 +104,41 @@ def test_a_bad_policy_is_refused_with_a_message(
     assert "escalation multiples" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("calendar", "refusal"),
+    [
+        ({"holidays_country": "XX"}, "no public holiday calendar for country 'XX'"),
+        ({"holidays_country": "GB", "holidays_subdivision": "London"}, "GB has no subdivision 'London'; it has ENG"),
+    ],
+)
+def test_a_holiday_calendar_the_holidays_package_lacks_is_refused_when_set(
+    aws_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], calendar: dict[str, str], refusal: str
+) -> None:
+    policy = tmp_path / "policy.json"
+    hours = {"weekly": {"mon": ["09:00-17:00"]}, **calendar}
+    policy.write_text(json.dumps({"first_response_seconds": 3600, "business_hours": hours}))
+    code = main(["--state-table", aws.STATE_TABLE, "add-brand", "acme", "Acme", "--policy", str(policy)])
+    assert code == 2
+    assert refusal in capsys.readouterr().err
+    state = StateStore(boto3.client("dynamodb", region_name=aws.REGION), aws.STATE_TABLE)
+    assert state.get_brand("acme") is None, "nothing written: every message would have failed on it"
+
+
+def test_a_country_with_regional_holidays_and_no_subdivision_is_kept_with_a_note(
+    aws_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.json"
+    for calendar, noted in (
+        ({"holidays_country": "GB"}, True),
+        ({"holidays_country": "GB", "holidays_subdivision": "ENG"}, False),
+    ):
+        hours = {"weekly": {"mon": ["09:00-17:00"]}, **calendar}
+        policy.write_text(json.dumps({"first_response_seconds": 3600, "business_hours": hours}))
+        assert main(["--state-table", aws.STATE_TABLE, "add-brand", "acme", "Acme", "--policy", str(policy)]) == 0
+        err = capsys.readouterr().err
+        assert ("GB has regional holidays (ENG, NIR, SCT, WLS)" in err) is noted, err
+
+
 def test_a_dashboard_key_is_printed_once_stored_as_a_digest_and_revoked(
     aws_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

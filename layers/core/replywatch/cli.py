@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 from pydantic import ValidationError
 
-from replywatch import apikeys, audit, stats
+from replywatch import apikeys, audit, sla, stats
 from replywatch.connectors import REGISTRY
 from replywatch.importer import Format, ImportFileError, Skip, format_of, parse
 from replywatch.models import SLUG_PATTERN, Brand, Message, Recipient, SlaPolicy, Source, StormControl
@@ -515,7 +515,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(state, messages, args, now=datetime.now(UTC), retention=timedelta(days=days))
     try:
         if args.command == "add-brand":
-            state.put_brand(brand_from(args, state.get_brand(args.brand_id)))
+            brand = brand_from(args, state.get_brand(args.brand_id))
+            try:
+                note = sla.holiday_calendar_note(brand.sla.business_hours if brand.sla else None)
+            except ValueError as error:  # refused now, not when the first message is counted
+                print(f"invalid input: {error}", file=sys.stderr)
+                return 2
+            if note:
+                print(f"note: {note}", file=sys.stderr)
+            state.put_brand(brand)
         elif args.command == "add-source":
             if state.get_brand(args.brand_id) is None:
                 raise SystemExit(f"no brand {args.brand_id!r}: add it first")

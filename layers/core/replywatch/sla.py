@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from replywatch.models import WEEKDAYS, AlertKind, Priority, SlaPolicy, Wait
+from replywatch.models import WEEKDAYS, AlertKind, BusinessHours, Priority, SlaPolicy, Wait
 
 _SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
@@ -189,6 +189,30 @@ def _minutes(span: str) -> tuple[int, int]:
 def _minute_of_day(clock_time: str) -> int:
     hours, minutes = clock_time.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def holiday_calendar_note(hours: BusinessHours | None) -> str | None:
+    """Check business hours' holiday calendar when it is set, not when the first message needs it:
+    ValueError when the holidays package has no such country or subdivision; a note for people
+    when the country has regional holidays and no subdivision picks them (GB without ENG misses
+    Easter Monday and the August bank holiday)."""
+    if hours is None or hours.holidays_country is None:
+        return None
+    country, subdivision = hours.holidays_country, hours.holidays_subdivision
+    try:
+        calendar = holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError:
+        if country not in holidays.list_supported_countries():
+            raise ValueError(f"no public holiday calendar for country {country!r}") from None
+        known = ", ".join(holidays.list_supported_countries()[country])
+        raise ValueError(f"{country} has no subdivision {subdivision!r}; it has {known}") from None
+    if subdivision is None and calendar.subdivisions:
+        shown = ", ".join(calendar.subdivisions[:10]) + (", ..." if len(calendar.subdivisions) > 10 else "")
+        return (
+            f"{country} has regional holidays ({shown}): without holidays_subdivision only the"
+            " nationwide ones stop the SLA clock"
+        )
+    return None
 
 
 @lru_cache(maxsize=256)

@@ -75,6 +75,23 @@ def test_the_stacks_statistics_audit_clean_against_its_messages(
     assert report["drift"] == [] and report["backlog_drift"] == [] and report["items_checked"] > 0
 
 
+def test_the_report_gives_the_figures_the_stacks_api_serves(
+    stack: LocalStack, demo_run: DemoRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in stack.aws_env().items():
+        monkeypatch.setenv(name, value)
+    week_ago, today = (demo_run.now - timedelta(days=6)).date().isoformat(), demo_run.now.date().isoformat()
+    assert main(["--stack", stack.stack_name, "report", "--from", week_ago, "--to", today, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    status, served = stack.api_get(f"/brands/{scenario.BRAND_ID}/stats?from={week_ago}&to={today}")
+    assert status == 200
+    assert (row["stack"], row["brand"]) == (stack.stack_name, scenario.BRAND_ID)
+    assert row["conversations"] == served["received"] > 0
+    for name in ("first_response_p50_seconds", "first_response_p90_seconds", "within_sla_percent", "overdue"):
+        assert row[name] == served[name], name
+    assert row["open_now"] == served["backlog"]["open"]
+
+
 def _source_port(stack: LocalStack) -> int:
     """The port the demo's fake Mastodon server had, as the source stored it."""
     state = StateStore(stack.client("dynamodb"), stack.outputs["StateTableName"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import re
 import sys
@@ -26,11 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from secrets import token_hex
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 from pydantic import ValidationError
 
 from replywatch import apikeys, audit, sla, stats
+from replywatch import report as side_report
 from replywatch.connectors import REGISTRY
 from replywatch.importer import Format, ImportFileError, Skip, format_of, parse
 from replywatch.models import SLUG_PATTERN, Brand, Message, Recipient, SlaPolicy, Source, StormControl
@@ -38,6 +41,7 @@ from replywatch.store import MessageStore, StateStore
 
 DEFAULT_SECRET_PREFIX = "replywatch/"  # noqa: S105 - a name prefix, not a secret
 DEFAULT_RETENTION_DAYS = 400  # the template's RetentionDays default
+MAX_REPORT_DAYS = 400  # as the API's longest range
 IMPORT_WORKERS = 8  # concurrent writes while importing
 SKIPPED_SHOWN = 100  # skipped rows listed in the import summary (all are counted)
 
@@ -81,7 +85,11 @@ def stack_messages(cloudformation: Any, stack: str) -> tuple[str, int]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replywatch", description="Configure a ReplyWatch stack.")
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="CloudFormation stack name (its StateTableName output is used)")
+    where.add_argument(
+        "--stack",
+        action="append",
+        help="CloudFormation stack name (its outputs name the tables); repeat it for report",
+    )
     where.add_argument("--state-table", help="The state table's name")
     parser.add_argument(
         "--secret-prefix",
@@ -219,6 +227,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--repair", action="store_true", help="add the drift found to the stored aggregates (not the live backlog)"
     )
+
+    side = commands.add_parser(
+        "report",
+        help="brands side by side, across stacks: replywatch --stack a --stack b report",
+        description="One row of the API's figures per brand of every stack given (an agency's clients), for"
+        " the same local days in each brand's own time zone: by default the 30 days up to yesterday.",
+    )
+    side.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (each brand's local day)")
+    side.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: yesterday)")
+    side.add_argument("--brand", action="append", help="only this brand (repeat for more)")
+    side.add_argument("--format", dest="fmt", choices=["table", "csv", "json"], default="table")
 
     keys = commands.add_parser(
         "api-key",
@@ -444,6 +463,46 @@ def api_key(state: StateStore, args: argparse.Namespace, *, now: datetime) -> in
     return 0
 
 
+def side_by_side(
+    session: boto3.session.Session, args: argparse.Namespace, parser: argparse.ArgumentParser, *, now: datetime
+) -> int:
+    """``replywatch report``: the API's figures of every brand of every stack, a row each."""
+    if args.first and args.last and args.first > args.last:
+        parser.error("--from must not be after --to")
+    client = session.client("dynamodb")
+    if args.stack:
+        cloudformation = session.client("cloudformation")
+        stacks = [
+            (name, stack_settings(cloudformation, name)[0], stack_messages(cloudformation, name)[0])
+            for name in args.stack
+        ]
+    else:
+        stacks = [(args.state_table, args.state_table, args.messages_table)]
+    rows, wanted, seen = [], set(args.brand or ()), set()
+    for label, state_table, messages_table in stacks:
+        state = StateStore(client, state_table)
+        messages = MessageStore(client, messages_table, state_table)
+        for brand in state.list_brands():
+            if wanted and brand.brand_id not in wanted:
+                continue
+            seen.add(brand.brand_id)
+            zone = ZoneInfo(brand.timezone)
+            first, last = side_report.default_range(now.astimezone(zone).date(), args.first, args.last)
+            if (last - first).days + 1 > MAX_REPORT_DAYS:
+                parser.error(f"a report covers at most {MAX_REPORT_DAYS} days")
+            cuts = [stats.cut(edge) for edge in stats.local_range(first, last, zone)]
+            (aggregates,) = stats.read_periods(cuts, functools.partial(messages.aggregates, brand.brand_id))
+            backlog = messages.backlog(brand.brand_id)
+            figures = stats.summarise(brand.brand_id, first, last, aggregates, backlog, now, tz=zone.key)
+            rows.append(side_report.row(label, brand.name, figures))
+    missing = sorted(wanted - seen)
+    if missing:
+        print(f"no brand {', '.join(map(repr, missing))} in the stacks given", file=sys.stderr)
+        return 1
+    sys.stdout.write(side_report.render(rows, args.fmt))
+    return 0
+
+
 def remove_brand(state: StateStore, session: boto3.session.Session, args: argparse.Namespace) -> int:
     """Sources first (no more polls), then recipients (no more alerts) and keys, the brand last:
     an interrupted run leaves the brand listed, and running again finishes the job."""
@@ -499,15 +558,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("audit-stats with --state-table needs --retention-days (the stack's RetentionDays)")
     if args.retention_days is not None and args.retention_days < 1:
         parser.error("--retention-days must be at least 1")
+    if args.stack and len(args.stack) > 1 and args.command != "report":
+        parser.error(f"{args.command} works on one stack: give --stack once")
+    if args.command == "report" and args.state_table and not args.messages_table:
+        parser.error("report with --state-table needs --messages-table")
     session = boto3.session.Session()
+    if args.command == "report":
+        return side_by_side(session, args, parser, now=datetime.now(UTC))
     if args.stack:
-        table, prefix = stack_settings(session.client("cloudformation"), args.stack)
+        table, prefix = stack_settings(session.client("cloudformation"), args.stack[0])
     else:
         table, prefix = args.state_table, args.secret_prefix or DEFAULT_SECRET_PREFIX
     state = StateStore(session.client("dynamodb"), table)
     if args.command in ("import", "audit-stats"):
         if args.stack:
-            messages_table, days = stack_messages(session.client("cloudformation"), args.stack)
+            messages_table, days = stack_messages(session.client("cloudformation"), args.stack[0])
         else:
             messages_table, days = args.messages_table, args.retention_days or DEFAULT_RETENTION_DAYS
         messages = MessageStore(session.client("dynamodb"), messages_table, table)

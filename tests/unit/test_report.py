@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from replywatch.report import duration, render
+from replywatch.alerts import duration
+from replywatch.report import render
 
 
 @pytest.mark.parametrize(
     ("seconds", "shown"),
     [
         (0, "0s"),
-        (59.4, "59s"),
+        (59.9, "59s"),
         (60, "1m"),
         (3599, "59m"),
         (3600, "1h 00m"),
         (4200, "1h 10m"),
-        (86400, "1d 0h"),
+        (86400, "24h 00m"),
         (3 * 86400 + 5 * 3600 + 59, "3d 5h"),
     ],
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from replywatch.alerts import duration
 from replywatch.stats import INDUSTRY, StatsResponse
 
 DEFAULT_DAYS = 30
@@ -126,21 +127,6 @@ def _human(value: Any, kind: str) -> str:
     if kind == "duration":
         return duration(float(value))
     return str(value)
-
-
-def duration(seconds: float) -> str:
-    """42s, 17m, 3h 05m, 2d 4h: as precise as a person reading a report needs."""
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
 
 
 def _percent(rate: float | None) -> float | None:

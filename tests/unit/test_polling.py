@@ -151,6 +151,16 @@ def slow_source(source_id: str) -> Source:
     return source(source_id).model_copy(update={"platform": "slow", "base_url": "https://slow.example"})
 
 
+def timed_poller(messages: MemoryMessages, state: MemoryState, **settings: float) -> Poller:
+    return Poller(
+        messages=messages,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
+        retention=timedelta(days=30),
+        **settings,  # type: ignore[arg-type]
+    )
+
+
 def timed_run(poller: Poller, time_left: float | None = None) -> tuple[dict[str, str], int]:
     async def go() -> tuple[dict[str, str], int]:
         async with httpx.AsyncClient() as client:
@@ -165,13 +175,7 @@ def test_a_source_that_never_finishes_is_stopped_at_its_deadline_keeping_what_it
 ) -> None:
     state = MemoryState([slow_source("trickles"), slow_source("fine")])
     messages = MemoryMessages()
-    poller = Poller(
-        messages=messages,  # type: ignore[arg-type]
-        state=state,  # type: ignore[arg-type]
-        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
-        retention=timedelta(days=30),
-        source_timeout=1.5,  # fine needs 0.5
-    )
+    poller = timed_poller(messages, state, source_timeout=1.5)  # fine needs 0.5
 
     health, deferred = timed_run(poller)
 
@@ -194,13 +198,7 @@ def test_a_page_being_stored_when_the_deadline_passes_is_stored_and_its_cursor_s
 ) -> None:
     state = MemoryState([slow_source("trickles")])
     messages = SlowSink()
-    poller = Poller(
-        messages=messages,  # type: ignore[arg-type]
-        state=state,  # type: ignore[arg-type]
-        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
-        retention=timedelta(days=30),
-        source_timeout=0.2,
-    )
+    poller = timed_poller(messages, state, source_timeout=0.2)
 
     health, _ = timed_run(poller)
 
@@ -214,13 +212,7 @@ def test_sources_the_runs_time_does_not_cover_are_deferred_not_failed_and_go_fir
 ) -> None:
     state = MemoryState([slow_source(name) for name in ("a", "b", "c")])
     messages = MemoryMessages()
-    poller = Poller(
-        messages=messages,  # type: ignore[arg-type]
-        state=state,  # type: ignore[arg-type]
-        secrets=StaticSecrets("t"),  # type: ignore[arg-type]
-        retention=timedelta(days=30),
-        concurrency=1,
-    )
+    poller = timed_poller(messages, state, concurrency=1)
 
     # a takes 0.5 s; the run ends while b is under way; c's turn never comes.
     health, deferred = timed_run(poller, time_left=0.75)

@@ -108,5 +108,8 @@ def test_bad_ranges_are_refused_with_a_message(brands: None, capsys: pytest.Capt
         main([*TABLES, "report", "--from", "2024-01-01", "--to", "2026-03-01"])
     assert "at most 400 days" in capsys.readouterr().err
     with pytest.raises(SystemExit):
+        main([*TABLES, "report", "--from", "1900-01-01", "--to", "1900-01-02"])
+    assert "the year 2000 or later" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         main(["--stack", "a", "--stack", "b", "list"])
     assert "list works on one stack" in capsys.readouterr().err

@@ -13,10 +13,12 @@ import pytest
 from replywatch import docs
 from replywatch.api import MAX_PAGE, MAX_RANGE_DAYS, RESOLVE_ATTEMPTS, message_id, message_key, openapi_document
 from replywatch.models import MessageKind, MessageRecord, MessageStatus, Resolution
-from replywatch.ports import Conflict
+from replywatch.ports import Busy, Conflict
 from replywatch.stats import Backlog, StatsResponse, Timeseries, bucket_of, day_aggregate, local_range
 from replywatch.store import NotResolvable, QueuePage
 from tests.support.apifakes import NOW, Answer, FakeBrands, FakeMessages, app_of, queued, request, slotted
+from tests.support.aws import LambdaContext
+from tests.support.events import rest_event
 
 TODAY = NOW.date()
 STATS = "/brands/acme/stats"
@@ -1003,3 +1005,99 @@ def test_time_zone_offsets_of_the_past_are_refused_by_the_api_not_by_a_500(messa
     status, body = get(messages, STATS, "tz=Asia/Kolkata&from=1900-01-01&to=1900-01-02")
     assert_bad_request(status, body)
     assert messages.aggregate_calls == []
+
+
+# --- odd requests: never a 5xx, and a message that says what is wrong ---------------------------------
+
+
+@pytest.fixture
+def one_waiting() -> FakeMessages:
+    messages = FakeMessages()
+    record = queued("9101", 60)
+    messages.records[record.key] = record
+    return messages
+
+
+RESOLVE_9101 = f"/brands/acme/messages/{message_id('acme#mastodon#9101')}/resolve"
+
+
+@pytest.mark.parametrize("body", ["[" * 20000, '{"reason":' * 20000])
+def test_a_body_nested_too_deeply_for_the_json_parser_is_a_400(one_waiting: FakeMessages, body: str) -> None:
+    answer = request(app_of(one_waiting), RESOLVE_9101, method="POST", body=body)
+    assert answer.status == 400 and "nested too deeply" in answer.body["message"]
+    assert one_waiting.resolve_calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "where"),
+    [
+        ("/brands/acme/stats", "from=2026-11-01&from=2026-11-02", "query.from"),
+        ("/brands/acme/stats", "tz=UTC&tz=UTC", "query.tz"),
+        ("/brands/acme/messages", "status=open&status=open", "query.status"),
+        ("/brands/acme/messages", "limit=5&limit=5", "query.limit"),
+    ],
+)
+def test_a_parameter_given_twice_is_said_to_be_given_twice(path: str, query: str, where: str) -> None:
+    answer = request(app_of(FakeMessages()), path, query)
+    assert answer.status == 400
+    assert {"where": where, "problem": "given more than once: give it once"} in answer.body["details"]
+
+
+def _post_as(app: Any, media: str, body: str) -> dict[str, Any]:
+    event = rest_event(RESOLVE_9101, "", "POST")
+    event["headers"], event["multiValueHeaders"] = {"Content-Type": media}, {"Content-Type": [media]}
+    event["body"] = body
+    return app.resolve(event, LambdaContext())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("media", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_the_json_media_type_is_read_whatever_its_case(one_waiting: FakeMessages, media: str) -> None:
+    response = _post_as(app_of(one_waiting), media, '{"reason": "phone"}')
+    assert response["statusCode"] == 200, response["body"]
+    assert [call["resolution"] for call in one_waiting.resolve_calls] == [Resolution.PHONE]
+
+
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data without base64 encoding")
+@pytest.mark.parametrize(
+    ("media", "body"),
+    [("application/x-www-form-urlencoded", "reason=phone"), ("multipart/form-data; boundary=x", "--x--")],
+)
+def test_a_form_body_is_415_as_documented_not_a_400_about_its_fields(
+    one_waiting: FakeMessages, media: str, body: str
+) -> None:
+    response = _post_as(app_of(one_waiting), media, body)
+    assert response["statusCode"] == 415, response["body"]
+    assert one_waiting.resolve_calls == []
+
+
+@pytest.mark.parametrize("tz", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Europe/London"])
+def test_zone_files_that_are_not_iana_zones_are_refused_as_tz(tz: str) -> None:
+    answer = request(app_of(FakeMessages()), "/brands/acme/stats", urlencode({"tz": tz}))
+    assert answer.status == 400 and "not an IANA time zone" in answer.body["message"]
+
+
+def test_resolving_imported_history_or_a_follow_up_says_why_it_cannot_be() -> None:
+    messages = FakeMessages()
+    imported = queued("9200", 600).model_copy(update={"status": None, "imported": True, "counted": True})
+    follow_up = queued("9201", 600).model_copy(
+        update={"status": None, "counted": True, "opener_key": "acme#mastodon#9101"}
+    )
+    for record in (imported, follow_up):
+        messages.records[record.key] = record
+    app = app_of(messages)
+    answer = request(
+        app, f"/brands/acme/messages/{message_id(imported.key)}/resolve", method="POST", body={"reason": "phone"}
+    )
+    assert answer.status == 409 and "imported history" in answer.body["message"]
+    answer = request(
+        app, f"/brands/acme/messages/{message_id(follow_up.key)}/resolve", method="POST", body={"reason": "phone"}
+    )
+    assert answer.status == 409
+    assert f"conversation opened by {message_id('acme#mastodon#9101')!r}" in answer.body["message"]
+
+
+def test_counters_kept_busy_through_every_retry_are_a_503_to_retry_not_a_500(one_waiting: FakeMessages) -> None:
+    one_waiting.resolve_errors.append(Busy())
+    answer = request(app_of(one_waiting), RESOLVE_9101, method="POST", body={"reason": "phone"})
+    assert answer.status == 503 and answer.headers["retry-after"] == "1"
+    assert "try again" in answer.body["message"]

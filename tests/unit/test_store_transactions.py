@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from replywatch import store
-from replywatch.ports import Conflict
+from replywatch.ports import Busy, Conflict
 from replywatch.store import MessageStore
 
 
@@ -52,9 +52,9 @@ def test_a_failed_condition_is_a_conflict_and_not_retried() -> None:
     assert client.calls == 1
 
 
-def test_a_clash_that_persists_is_raised_after_the_last_attempt() -> None:
+def test_a_clash_that_persists_is_busy_after_the_last_attempt() -> None:
     client = ScriptedClient(*[cancelled("TransactionConflict")] * store.TRANSACTION_ATTEMPTS)
-    with pytest.raises(ClientError):
+    with pytest.raises(Busy):
         MessageStore(client, "m", "s")._transact([{}])
     assert client.calls == store.TRANSACTION_ATTEMPTS
 
@@ -65,3 +65,12 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ClientError):
         MessageStore(client, "m", "s")._transact([{}])
     assert client.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "taken"),
+    [("a" * 1024, True), ("é" * 512, True), ("é" * 513, False), ("", False), ("\ud800", False), (7, False)],
+)
+def test_a_page_token_holds_only_strings_dynamodb_takes_as_keys(value: object, taken: bool) -> None:
+    start = {"pk": {"S": "acme#open"}, "sk": {"S": value}}
+    assert store._is_page_token(start, {"pk", "sk"}, "pk", "acme#open") is taken

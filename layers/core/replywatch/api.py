@@ -17,11 +17,11 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import (
@@ -37,6 +37,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, Field
 
 from replywatch import apikeys, docs, stats
@@ -56,7 +57,7 @@ from replywatch.models import (
     SourceState,
     Usage,
 )
-from replywatch.ports import Conflict
+from replywatch.ports import Busy, Conflict
 from replywatch.stats import Aggregate, Backlog, Interval, StatsResponse, Timeseries
 from replywatch.store import InvalidPageToken, NotResolvable, QueuePage
 
@@ -224,8 +225,9 @@ def _responses(model: type[BaseModel], *codes: int) -> dict[int, OpenAPIResponse
         401: "No valid API key",
         403: "Not allowed",
         404: "Unknown brand or message",
-        409: "Already answered or resolved",
+        409: "Answered or resolved already, or not waiting in the queue",
         415: "The body is not JSON",
+        503: "Busy with other writes: try again (Retry-After)",
     }
     answers: dict[int, OpenAPIResponse] = {
         200: {"description": "Successful Response", "content": {"application/json": {"model": model}}}
@@ -244,6 +246,38 @@ def _dashboard_brand(event: Any) -> str | None:
     return (rest.split("/", 1)[0] or None) if marker else None
 
 
+class _Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, told that a media type is case-insensitive (RFC 9110 8.3.1):
+    it matches ``application/json`` as written, and refused ``Application/JSON``."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        headers = event.get("headers")
+        if isinstance(headers, dict):
+            event = {**event, "headers": {name: _media_lowered(name, value) for name, value in headers.items()}}
+        multi = event.get("multiValueHeaders")
+        if isinstance(multi, dict):
+            lowered = {
+                name: [_media_lowered(name, v) for v in values] if isinstance(values, list) else values
+                for name, values in multi.items()
+            }
+            event = {**event, "multiValueHeaders": lowered}
+        return super().resolve(event, context)
+
+
+def _media_lowered(name: Any, value: Any) -> Any:
+    if not (isinstance(name, str) and name.lower() == "content-type" and isinstance(value, str)):
+        return value
+    media, sep, parameters = value.partition(";")
+    return media.strip().lower() + sep + parameters
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """The IANA zones (not ``localtime``, ``posixrules``, ``Factory`` or the ``right/`` and ``posix/`` copies)."""
+    # The system's zone files also hold a link to the host's own zone and a placeholder.
+    return frozenset(available_timezones() - {"localtime", "Factory", "posixrules"}) | {"UTC"}
+
+
 def create_app(
     messages: StatsReader,
     brands: BrandReader,
@@ -252,7 +286,7 @@ def create_app(
     api_keys: bool = False,
 ) -> APIGatewayRestResolver:
     """The API. ``api_keys``: the stack lets read-only keys open the dashboard routes."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     app.configure_openapi(
         title=TITLE,
         version=VERSION,
@@ -280,11 +314,24 @@ def create_app(
             brand_id = _dashboard_brand(app.current_event)
             if brand_id is not None and brand_id not in key.brands:
                 return _error(403, f"this key may not read brand {brand_id!r}")
+        if _form_body(app.current_event.headers.get("content-type", "")):
+            return _error(415, "send the body as application/json")  # Powertools parsed it as a form
         problems = [
-            {"where": ".".join(str(part) for part in problem.get("loc", ())), "problem": problem.get("msg", "")}
+            {"where": ".".join(str(part) for part in problem.get("loc", ())), "problem": _problem(problem)}
             for problem in error.errors()
         ]
         return _error(400, "invalid request", problems)
+
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response[str]:
+        # json.loads gives up on a body nested some thousand levels deep; Powertools lets it through.
+        return _error(400, "the body is not JSON this API reads: it is nested too deeply")
+
+    @app.exception_handler(Busy)
+    def _busy(_: Busy) -> Response[str]:
+        response = _error(503, "the brand's figures are being updated by many writes at once: try again")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(_: RequestUnsupportedContentType) -> Response[str]:
@@ -331,6 +378,8 @@ def create_app(
 
     def days(first: date | None, last: date | None, tz: str) -> tuple[date, date, ZoneInfo]:
         try:
+            if tz not in _zones():
+                raise ZoneInfoNotFoundError(tz)
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise BadRequestError(f"'tz' is not an IANA time zone: {tz!r}") from None
@@ -353,7 +402,7 @@ def create_app(
         """The aggregates of each period between consecutive ``cuts`` (:func:`stats.read_periods`)."""
         try:
             return stats.read_periods(cuts, functools.partial(messages.aggregates, brand.brand_id))
-        except ValueError:
+        except stats.OffQuarter:
             raise BadRequestError(f"time zone {zone.key!r} has an offset that is not on a quarter hour") from None
 
     def stats_of(brand: Brand, first: date | None, last: date | None, tz: str, channel: str | None) -> StatsResponse:
@@ -462,7 +511,7 @@ def create_app(
         "/brands/<brand_id>/messages/<message>/resolve",
         summary="Mark a message as handled elsewhere (phone, e-mail, private message)",
         description="It leaves the queue and the alert ladder, and is counted as resolved, apart from public replies.",
-        responses=_responses(Resolved, 400, 404, 409, 415),
+        responses=_responses(Resolved, 400, 404, 409, 415, 503),
     )
     def resolve(
         brand_id: BrandPath,
@@ -479,8 +528,7 @@ def create_app(
             try:
                 messages.resolve(record, resolution=body.reason, note=body.note, now=now)
             except NotResolvable:
-                state = record.status.value if record.status else "not yet processed"
-                raise ServiceError(409, f"the message cannot be resolved: it is {state}") from None
+                raise ServiceError(409, f"the message cannot be resolved: {_unresolvable(record)}") from None
             except Conflict:
                 continue
             logger.info("message resolved", extra={"message_key": record.key, "resolution": body.reason.value})
@@ -605,6 +653,31 @@ def openapi_document(app: APIGatewayRestResolver) -> str:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _unresolvable(record: MessageRecord) -> str:
+    """Why a customer message is not waiting to be resolved, for the person who asked."""
+    if record.imported:
+        return "it is imported history, which never waits in the queue"
+    if record.opener_key is not None:
+        return f"it is a follow-up in the conversation opened by {message_id(record.opener_key)!r}: resolve that one"
+    if record.status is not None:
+        return f"it is {record.status.value}"
+    return "it is not yet processed (try again in a moment)"
+
+
+def _form_body(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _problem(problem: Any) -> str:
+    """Pydantic's message, except for a query parameter given more than once (its input is a
+    list, and the message would say each value is wrong)."""
+    location = problem.get("loc", ())
+    if location and location[0] == "query" and isinstance(problem.get("input"), list):
+        return "given more than once: give it once"
+    return str(problem.get("msg", ""))
 
 
 def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> Response[str]:

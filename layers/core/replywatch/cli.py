@@ -469,6 +469,8 @@ def side_by_side(
     """``replywatch report``: the API's figures of every brand of every stack, a row each."""
     if args.first and args.last and args.first > args.last:
         parser.error("--from must not be after --to")
+    if (args.first and args.first.year < 2000) or (args.last and args.last.year < 2000):
+        parser.error("the days must be in the year 2000 or later")  # as the API's (zones' old offsets)
     client = session.client("dynamodb")
     if args.stack:
         cloudformation = session.client("cloudformation")

@@ -30,6 +30,11 @@ class Conflict(Exception):
     """A conditional write lost a race: re-read and decide again."""
 
 
+class Busy(Exception):
+    """Other writers kept a shared item (a day's or the backlog's counters) busy through every
+    retry: nothing was written; try again a moment later."""
+
+
 @dataclass(frozen=True)
 class Triage:
     """What processing decided about a customer message beyond its sentiment."""

@@ -135,6 +135,10 @@ class SlotRange:
     last: datetime
 
 
+class OffQuarter(ValueError):
+    """A range edge not on a quarter hour: a time zone whose midnight is not (none in use today)."""
+
+
 def cover(start: datetime, end: datetime) -> list[SlotRange]:
     """The fewest slot ranges whose union is exactly [start, end): whole days, then hours,
     then quarters at the edges. Both ends must fall on a quarter hour (every time zone's
@@ -142,7 +146,7 @@ def cover(start: datetime, end: datetime) -> list[SlotRange]:
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     for edge in (start, end):
         if slot_start(edge, Level.QUARTER) != edge:
-            raise ValueError(f"{edge.isoformat()} is not on a quarter hour")
+            raise OffQuarter(f"{edge.isoformat()} is not on a quarter hour")
     return _cover(start, end, Level.DAY)
 
 

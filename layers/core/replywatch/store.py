@@ -51,7 +51,7 @@ from replywatch.models import (
     StormControl,
     Wait,
 )
-from replywatch.ports import Conflict, HeldSms, StormWindow, Triage
+from replywatch.ports import Busy, Conflict, HeldSms, StormWindow, Triage
 from replywatch.stats import Aggregate, Backlog, Level
 
 logger = logging.getLogger(__name__)
@@ -148,11 +148,19 @@ def _query_all(client: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]
 
 def _is_page_token(start: Mapping[str, Any], names: set[str], partition: str, value: str) -> bool:
     """A LastEvaluatedKey of this index and partition: only string key attributes, nothing else."""
-    strings = all(
-        isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and 0 < len(v["S"]) <= 1024
-        for v in start.values()
-    )
+    strings = all(isinstance(v, dict) and set(v) == {"S"} and _key_string(v["S"]) for v in start.values())
     return set(start) == names and strings and start[partition] == {"S": value}
+
+
+def _key_string(value: Any) -> bool:
+    """A string DynamoDB takes as a key: 1 to 1,024 bytes of UTF-8 (a lone surrogate has none)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= 1024
 
 
 def window_start(moment: datetime, minutes: int) -> datetime:
@@ -1202,8 +1210,10 @@ def _transact(client: Any, items: list[dict[str, Any]]) -> None:
         except ClientError as error:
             if _cancelled_by_condition(error):
                 raise Conflict() from error
-            if not _cancelled_by_contention(error) or attempt == TRANSACTION_ATTEMPTS:
+            if not _cancelled_by_contention(error):
                 raise
+            if attempt == TRANSACTION_ATTEMPTS:
+                raise Busy() from error
         time.sleep(random.uniform(0.5, 1.5) * TRANSACTION_BACKOFF_SECONDS * 2**attempt)  # noqa: S311 - jitter
 
 
